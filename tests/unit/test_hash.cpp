@@ -45,7 +45,8 @@ sl_hash_seed paper_key() {
     return sl_hash_seed{sl_load_le64(k), sl_load_le64(k + 8)};
 }
 
-sl_flow_key v4_key(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t proto) {
+sl_flow_key v4_key(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                   uint8_t proto) {
     sl_flow_key k{};
     inet_pton(AF_INET, src, k.src);
     inet_pton(AF_INET, dst, k.dst);
@@ -56,7 +57,8 @@ sl_flow_key v4_key(const char *src, uint16_t sport, const char *dst, uint16_t dp
     return k;
 }
 
-sl_flow_key v6_key(const char *src, uint16_t sport, const char *dst, uint16_t dport, uint8_t proto) {
+sl_flow_key v6_key(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+                   uint8_t proto) {
     sl_flow_key k{};
     inet_pton(AF_INET6, src, k.src);
     inet_pton(AF_INET6, dst, k.dst);

@@ -83,8 +83,8 @@ struct sl_service {
     uint64_t pad2[2];
 };
 SL_STATIC_ASSERT(sizeof(struct sl_service) == 64, "service record is one cache line");
-SL_STATIC_ASSERT(offsetof(struct sl_service, table_offset) == 28, "service: table_offset");
-SL_STATIC_ASSERT(offsetof(struct sl_service, table_fastmod) == 40, "service: fastmod");
+SL_STATIC_ASSERT(offsetof(struct sl_service, table_offset) == 24, "service: table_offset");
+SL_STATIC_ASSERT(offsetof(struct sl_service, table_fastmod) == 32, "service: fastmod");
 
 struct sl_backend {
     uint8_t addr[16]; /* IPv4 in the first 4 bytes */
@@ -114,7 +114,7 @@ struct sl_tables {
     struct sl_hash_seed seed;
     uint32_t n_services; /* highest used service id + 1 */
     uint32_t n_backends; /* highest used backend id + 1 */
-    uint8_t pad[24];
+    uint8_t pad[32];
     struct sl_index_entry index[SL_SERVICE_INDEX_SIZE];
     struct sl_service services[SL_MAX_SERVICES]; /* by stable service id */
     struct sl_backend backends[SL_MAX_BACKENDS]; /* by stable backend id */
@@ -233,6 +233,28 @@ SL_INLINE int sl_index_find(const struct sl_tables *t, uint8_t family, const uin
     }
     return -1;
 }
+
+#if !defined(__bpf__)
+/* ---- the reader side, shared by every dataplane worker and the tests ----
+ * Call once per burst. Returns the tables to use for this burst (NULL while
+ * nothing is published) and records the quiescent state: by calling this the
+ * worker declares it no longer uses the copy of any earlier generation. */
+SL_INLINE const struct sl_tables *sl_reader_begin_burst(const struct sl_region_header *hdr,
+                                                       const uint8_t *region_base,
+                                                       struct sl_worker_state *ws,
+                                                       uint64_t *seen_generation) {
+    const uint64_t g = __atomic_load_n(&hdr->generation, __ATOMIC_ACQUIRE);
+    if (g != *seen_generation) {
+        *seen_generation = g;
+        __atomic_store_n(&ws->observed_generation, g, __ATOMIC_RELEASE);
+    }
+    if (g == 0) {
+        return NULL;
+    }
+    return (const struct sl_tables *)(const void *)(region_base + SL_REGION_TABLES_OFF +
+                                                    (g & 1) * SL_REGION_TABLES_SIZE);
+}
+#endif
 
 SL_EXTERN_C_END
 

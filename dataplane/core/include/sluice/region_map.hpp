@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// region_map.hpp: mapping the shared region (region.h) from C++, for the
+// control daemon (the only writer of tables), the DPDK dataplane (reader of
+// tables, writer of its own worker states and counters) and observers (CLI,
+// tests). Move-only RAII: the mapping and the descriptor live exactly as long
+// as the Region object.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "sluice/region.h"
+
+namespace sluice {
+
+// An error from a system call, with errno and what was being done.
+class SysError : public std::runtime_error {
+  public:
+    SysError(int err, const std::string &what);
+    int code() const noexcept { return err_; }
+
+  private:
+    int err_;
+};
+
+class Region {
+  public:
+    enum class Role {
+        Control,   // creates if missing; header + tables writable; dataplane area read-only
+        Dataplane, // creates if missing; header + tables read-only; dataplane area writable
+        Observer,  // must exist; everything read-only
+    };
+
+    // The POSIX shared-memory name of an instance: "/sluice-<instance>".
+    // Instance names are [A-Za-z0-9_-]{1,64}; anything else throws.
+    static std::string shm_name(std::string_view instance);
+
+    // Opens (or, for Control and Dataplane, creates) the region of an
+    // instance. Throws SysError with a message that says what to do.
+    static Region open(std::string_view instance, Role role, unsigned mode = 0660);
+
+    Region(Region &&other) noexcept;
+    Region &operator=(Region &&other) noexcept;
+    Region(const Region &) = delete;
+    Region &operator=(const Region &) = delete;
+    ~Region();
+
+    const sl_region_header *header() const {
+        return reinterpret_cast<const sl_region_header *>(base_);
+    }
+    const uint8_t *base() const { return base_; }
+    const sl_tables *tables(unsigned copy) const;
+    const sl_dp_area *dp() const {
+        return reinterpret_cast<const sl_dp_area *>(base_ + SL_REGION_DP_OFF);
+    }
+
+    // Role::Control only.
+    sl_region_header *header_rw();
+    sl_tables *tables_rw(unsigned copy);
+    // Role::Dataplane only.
+    sl_dp_area *dp_rw();
+
+    // The tables of the published generation, or nullptr.
+    const sl_tables *published() const;
+    uint64_t generation() const;
+
+    Role role() const { return role_; }
+    const std::string &name() const { return name_; }
+
+    // Removes the shared-memory object (the mapping stays valid until the
+    // Region is destroyed). For tests and `--remove` style cleanup.
+    static void unlink(std::string_view instance);
+
+  private:
+    Region() = default;
+    void release() noexcept;
+
+    uint8_t *base_ = nullptr;
+    int fd_ = -1;
+    Role role_ = Role::Observer;
+    std::string name_;
+};
+
+// True when the dataplane worker `w` is registered and its process lives.
+bool worker_alive(const sl_worker_state &w);
+
+// Control's side of the publishing protocol (region.h).
+class Publisher {
+  public:
+    explicit Publisher(Region &region);
+
+    // Initialises the header on first use (magic, ABI, sizes) or checks it.
+    // Returns the standby copy, to be filled completely, once no live
+    // worker can read it any more; waits at most `deadline`, then throws
+    // SysError(ETIMEDOUT) naming the workers that did not move on.
+    sl_tables *begin(std::chrono::milliseconds deadline);
+
+    // Publishes the standby copy as generation + 1 (release store) and
+    // returns the new generation.
+    uint64_t commit();
+
+    // Waits until every live worker has observed `generation`; false on
+    // timeout. For benchmarks and status, not needed for correctness.
+    bool wait_observed(uint64_t generation, std::chrono::milliseconds deadline) const;
+
+  private:
+    Region &region_;
+    sl_tables *standby_ = nullptr;
+};
+
+} // namespace sluice

@@ -1,0 +1,147 @@
+// The shared region: roles, ABI checks, and the publishing protocol with a
+// reader that uses the dataplane's own reader code (sl_reader_begin_burst).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "sluice/region_map.hpp"
+
+using sluice::Region;
+
+namespace {
+
+std::string test_instance(const char *what) {
+    return std::string("test-") + what + "-" + std::to_string(getpid());
+}
+
+struct Unlink {
+    std::string instance;
+    ~Unlink() { Region::unlink(instance); }
+};
+
+// Fill a copy so that every byte a reader checks is derived from `gen`.
+void fill(sl_tables *t, uint64_t gen, uint32_t table_size) {
+    t->n_services = 1;
+    sl_service &s = t->services[0];
+    s.table_offset = 0;
+    s.table_size = table_size;
+    s.n_backends = static_cast<uint16_t>(gen % 4096);
+    for (uint32_t i = 0; i < table_size; i++) {
+        t->arena[i] = static_cast<uint16_t>(gen % 4096);
+    }
+}
+
+} // namespace
+
+TEST_CASE("region roles map what they may write", "[region]") {
+    const std::string inst = test_instance("roles");
+    Unlink cleanup{inst};
+    Region control = Region::open(inst, Region::Role::Control);
+    Region dp = Region::open(inst, Region::Role::Dataplane);
+    Region observer = Region::open(inst, Region::Role::Observer);
+    sluice::Publisher pub(control);
+    CHECK(control.header()->magic == SL_REGION_MAGIC);
+    CHECK(dp.header()->magic == SL_REGION_MAGIC);
+    CHECK(observer.generation() == 0);
+    CHECK(observer.published() == nullptr);
+    CHECK_THROWS_AS(dp.tables_rw(0), sluice::SysError);
+    CHECK_THROWS_AS(control.dp_rw(), sluice::SysError);
+    CHECK_THROWS_AS(observer.header_rw(), sluice::SysError);
+    // The dataplane's mapping of the tables is read-only at the MMU too: a
+    // write from a child process through it dies with SIGSEGV.
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        auto *t = const_cast<sl_tables *>(dp.tables(0));
+        t->generation = 42;
+        _exit(0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGSEGV);
+}
+
+TEST_CASE("region names and sizes are checked", "[region]") {
+    CHECK_THROWS_WITH(Region::shm_name("bad/name"), Catch::Contains("is not 1-64 characters"));
+    CHECK_THROWS_WITH(Region::open(test_instance("absent"), Region::Role::Observer),
+                      Catch::Contains("does not exist"));
+}
+
+TEST_CASE("publishing while a reader reads: no torn table", "[region]") {
+    const std::string inst = test_instance("swap");
+    Unlink cleanup{inst};
+    Region control = Region::open(inst, Region::Role::Control);
+    Region dp = Region::open(inst, Region::Role::Dataplane);
+    sluice::Publisher pub(control);
+    sl_dp_area *area = dp.dp_rw();
+    sl_worker_state &ws = area->workers[0];
+    ws.pid = getpid();
+    ws.observed_generation = 0;
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+
+    constexpr uint32_t kTable = 4099;
+    constexpr uint64_t kPublishes = 1000;
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> torn{0};
+    std::atomic<uint64_t> bursts{0};
+    std::atomic<uint64_t> last_seen{0};
+    std::thread reader([&] {
+        uint64_t seen = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+            const sl_tables *t = sl_reader_begin_burst(dp.header(), dp.base(), &ws, &seen);
+            if (t == nullptr) {
+                continue;
+            }
+            const uint64_t gen = t->generation;
+            const uint16_t want = static_cast<uint16_t>(gen % 4096);
+            uint64_t bad = t->services[0].n_backends != want;
+            for (uint32_t i = 0; i < t->services[0].table_size && i < kTable; i += 7) {
+                bad += t->arena[i] != want;
+            }
+            if (t->generation != gen || gen != seen) {
+                bad++;
+            }
+            torn.fetch_add(bad, std::memory_order_relaxed);
+            bursts.fetch_add(1, std::memory_order_relaxed);
+            last_seen.store(seen, std::memory_order_relaxed);
+        }
+        __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
+    });
+
+    for (uint64_t i = 1; i <= kPublishes; i++) {
+        sl_tables *t = pub.begin(std::chrono::milliseconds(5000));
+        fill(t, i, kTable);
+        REQUIRE(pub.commit() == i);
+    }
+    REQUIRE(pub.wait_observed(kPublishes, std::chrono::milliseconds(5000)));
+    stop = true;
+    reader.join();
+    INFO("bursts read: " << bursts.load());
+    CHECK(torn.load() == 0);
+    CHECK(bursts.load() > 0);
+    CHECK(last_seen.load() == kPublishes);
+}
+
+TEST_CASE("a stuck reader blocks reuse of its copy, with a deadline", "[region]") {
+    const std::string inst = test_instance("stuck");
+    Unlink cleanup{inst};
+    Region control = Region::open(inst, Region::Role::Control);
+    Region dp = Region::open(inst, Region::Role::Dataplane);
+    sluice::Publisher pub(control);
+    sl_worker_state &ws = dp.dp_rw()->workers[3];
+    ws.pid = getpid();
+    ws.lcore = 7;
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+    fill(pub.begin(std::chrono::milliseconds(100)), 1, 101);
+    pub.commit(); // generation 1; the worker never observes it
+    CHECK_THROWS_WITH(pub.begin(std::chrono::milliseconds(50)),
+                      Catch::Contains("worker 3 (lcore 7"));
+    // A worker that stopped is not waited for.
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
+    CHECK_NOTHROW(pub.begin(std::chrono::milliseconds(50)));
+}
