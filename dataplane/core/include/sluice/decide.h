@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * decide.h: the forwarding decision, written once for the DPDK worker, the
+ * offline tools (`sluicectl lookup`, the test predictor) and the XDP program.
+ *
+ * Given the published tables and a parsed packet of verdict SL_VERDICT_FLOW
+ * or SL_VERDICT_ICMP_ERROR (whose key is the embedded header reversed, i.e.
+ * the client's flow towards the VIP):
+ *
+ *   1. service: sl_index_find (vip, port, proto, SL_MATCH_PORT), then
+ *      (vip, 0, proto, SL_MATCH_ANY_PORT). A fragment (pkt->frag !=
+ *      SL_FRAG_NONE) is matched by the (vip, 0, proto, SL_MATCH_FRAGMENT)
+ *      entry only and keyed with ports 0 (parse.h: every piece of a datagram
+ *      hashes alike). No entry, or an inactive service: SL_DROP_NOT_VIP.
+ *   2. key: pkt->key with the service's hash mode applied (sl_key_apply_mode).
+ *   3. hash = sl_flow_hash(key, tables->seed); slot = hash mod table_size
+ *      (Lemire fastmod with the service's precomputed magic outside BPF,
+ *      `%` in BPF: both equal sl_slot_of).
+ *   4. backend = arena[table_offset + slot]. No table (table_size 0), a slot
+ *      that names no backend (>= SL_MAX_BACKENDS, e.g. 0xFFFF) or an inactive
+ *      backend: SL_DROP_NO_BACKEND.
+ */
+#ifndef SLUICE_DECIDE_H
+#define SLUICE_DECIDE_H
+
+#include "sluice/compat.h"
+#include "sluice/counters.h"
+#include "sluice/flow_key.h"
+#include "sluice/hash.h"
+#include "sluice/parse.h"
+#include "sluice/region.h"
+
+SL_EXTERN_C_BEGIN
+
+#define SL_DECIDE_NONE 0xFFFFu /* service_id / backend_id when there is none */
+
+struct sl_decision {
+    uint8_t drop; /* enum sl_drop_reason: SL_DROP_NONE when the packet is forwarded */
+    uint8_t pad0;
+    uint16_t service_id; /* SL_DECIDE_NONE when no service matched */
+    uint16_t backend_id; /* SL_DECIDE_NONE when no backend was chosen */
+    uint16_t pad1;
+    uint32_t slot;
+    uint32_t pad2;
+    uint64_t hash;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_decision) == 24, "decision is 24 bytes");
+
+/* The service id for a parsed packet's (vip, port, proto), or -1. */
+SL_INLINE int sl_decide_service(const struct sl_tables *t, const struct sl_pkt *pkt) {
+    const struct sl_flow_key *k = &pkt->key;
+    if (pkt->frag != SL_FRAG_NONE) {
+        return sl_index_find(t, k->family, k->dst, 0, k->proto, SL_MATCH_FRAGMENT);
+    }
+    int sid = sl_index_find(t, k->family, k->dst, k->dport, k->proto, SL_MATCH_PORT);
+    if (sid < 0) {
+        sid = sl_index_find(t, k->family, k->dst, 0, k->proto, SL_MATCH_ANY_PORT);
+    }
+    return sid;
+}
+
+SL_INLINE struct sl_decision sl_decide(const struct sl_tables *t, const struct sl_pkt *pkt) {
+    struct sl_decision d;
+    __builtin_memset(&d, 0, sizeof(d));
+    d.service_id = SL_DECIDE_NONE;
+    d.backend_id = SL_DECIDE_NONE;
+
+    const int sid = sl_decide_service(t, pkt);
+    if (sid < 0 || sid >= SL_MAX_SERVICES) {
+        d.drop = SL_DROP_NOT_VIP;
+        return d;
+    }
+    const struct sl_service *svc = &t->services[sid];
+    d.service_id = (uint16_t)sid;
+    if (!(svc->flags & SL_SVC_ACTIVE)) {
+        d.drop = SL_DROP_NOT_VIP;
+        return d;
+    }
+    const uint32_t m = svc->table_size;
+    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
+        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
+        d.drop = SL_DROP_NO_BACKEND;
+        return d;
+    }
+
+    struct sl_flow_key key = pkt->key;
+    if (pkt->frag != SL_FRAG_NONE) {
+        key.sport = 0;
+        key.dport = 0;
+    }
+    sl_key_apply_mode(&key, (enum sl_hash_mode)svc->hash_mode);
+    d.hash = sl_flow_hash(&key, &t->seed);
+#if defined(__bpf__)
+    d.slot = sl_slot_of(d.hash, m);
+#else
+    d.slot = sl_fastmod((uint32_t)d.hash, svc->table_fastmod, m);
+#endif
+    const uint16_t bid = t->arena[svc->table_offset + d.slot];
+    if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
+        d.drop = SL_DROP_NO_BACKEND;
+        return d;
+    }
+    d.backend_id = bid;
+    d.drop = SL_DROP_NONE;
+    return d;
+}
+
+SL_EXTERN_C_END
+
+#endif /* SLUICE_DECIDE_H */

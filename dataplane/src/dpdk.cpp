@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dpdk.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/core.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+namespace sluice::dp {
+
+namespace {
+
+std::string rte_err(int e) {
+    return std::string(rte_strerror(e < 0 ? -e : e));
+}
+
+} // namespace
+
+Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(args)) {
+    for (const std::string &a : opts.eal_args) {
+        args_.push_back(a);
+    }
+    for (const std::string &spec : opts.ports) {
+        if (is_pci_address(spec)) {
+            args_.push_back("-a");
+        } else {
+            args_.push_back("--vdev");
+        }
+        args_.push_back(spec);
+    }
+    for (std::string &a : args_) {
+        argv_.push_back(a.data());
+    }
+    argv_.push_back(nullptr);
+    const int n = rte_eal_init(static_cast<int>(argv_.size() - 1), argv_.data());
+    if (n < 0) {
+        const int e = rte_errno;
+        std::string hint;
+        switch (e) {
+            case ENOMEM:
+            case EACCES:
+                hint = " (no hugepages? `echo 512 > /proc/sys/vm/nr_hugepages` as root, or run "
+                       "with --in-memory, or without hugepages: --no-huge -m 256 --no-shconf)";
+                break;
+            case EALREADY:
+                hint = " (EAL already initialised)";
+                break;
+            case EINVAL:
+                hint = " (invalid EAL argument or vdev spec; see the EAL message above)";
+                break;
+            case ENOTSUP:
+            case ENODEV:
+                hint = " (a --port/vdev could not be probed; check its spec)";
+                break;
+            default:
+                break;
+        }
+        throw DpdkError(fmt::format("EAL initialisation failed: {}{}", rte_err(e), hint));
+    }
+}
+
+Eal::~Eal() {
+    rte_eal_cleanup();
+}
+
+Mempool::Mempool(const std::string &name, unsigned n, int socket) {
+    mp_ = rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (mp_ == nullptr) {
+        throw DpdkError(fmt::format(
+            "cannot create mbuf pool of {} mbufs: {} (not enough hugepage memory? add "
+            "hugepages, or use --no-huge -m 256 --no-shconf, or --mbufs with a smaller number)",
+            n, rte_err(rte_errno)));
+    }
+}
+
+Mempool::~Mempool() {
+    rte_mempool_free(mp_);
+}
+
+Ports::Ports(const Options &opts, unsigned want_queues) {
+    queues_ = static_cast<uint16_t>(want_queues);
+    for (const std::string &spec : opts.ports) {
+        PortInfo p;
+        p.name = port_name(spec);
+        if (rte_eth_dev_get_port_by_name(p.name.c_str(), &p.id) != 0) {
+            std::string avail;
+            uint16_t pid = 0;
+            RTE_ETH_FOREACH_DEV(pid) {
+                char nm[RTE_ETH_NAME_MAX_LEN];
+                if (rte_eth_dev_get_name_by_port(pid, nm) == 0) {
+                    avail += avail.empty() ? nm : std::string(", ") + nm;
+                }
+            }
+            throw DpdkError(fmt::format("port '{}' does not exist (ports DPDK found: {})", p.name,
+                                        avail.empty() ? "none" : avail));
+        }
+        rte_eth_dev_info di{};
+        const int rc = rte_eth_dev_info_get(p.id, &di);
+        if (rc != 0) {
+            throw DpdkError(
+                fmt::format("port '{}': cannot get device info: {}", p.name, rte_err(rc)));
+        }
+        const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
+        if (maxq < queues_) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}' ({}) supports {} queue(s); using {} worker(s) "
+                       "instead of {}\n",
+                       p.name, di.driver_name, maxq, maxq, queues_);
+            queues_ = maxq;
+        }
+        rte_ether_addr a{};
+        if (rte_eth_macaddr_get(p.id, &a) == 0) {
+            std::memcpy(p.mac.data(), a.addr_bytes, 6);
+        }
+        ports_.push_back(p);
+    }
+    if (queues_ == 0) {
+        throw DpdkError("no usable queue on the ports");
+    }
+}
+
+void Ports::start(rte_mempool *mp, const Options &opts) {
+    for (PortInfo &p : ports_) {
+        rte_eth_dev_info di{};
+        rte_eth_dev_info_get(p.id, &di);
+        rte_eth_conf conf{};
+        const uint64_t rss_hf =
+            (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
+        if (queues_ > 1 && rss_hf != 0) {
+            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+            p.rss = true;
+        } else if (queues_ > 1) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}' has no RSS; {} queues will not share the load "
+                       "by flow\n",
+                       p.name, queues_);
+        }
+        if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) {
+            conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+        }
+        int rc = rte_eth_dev_configure(p.id, queues_, queues_, &conf);
+        if (rc != 0) {
+            throw DpdkError(
+                fmt::format("port '{}': configure {} queues: {}", p.name, queues_, rte_err(rc)));
+        }
+        uint16_t nrx = static_cast<uint16_t>(opts.rx_desc);
+        uint16_t ntx = static_cast<uint16_t>(opts.tx_desc);
+        rte_eth_dev_adjust_nb_rx_tx_desc(p.id, &nrx, &ntx);
+        const int socket = rte_eth_dev_socket_id(p.id);
+        const unsigned sock = socket < 0 ? SOCKET_ID_ANY : static_cast<unsigned>(socket);
+        for (uint16_t q = 0; q < queues_; q++) {
+            rte_eth_rxconf rxc = di.default_rxconf;
+            rc = rte_eth_rx_queue_setup(p.id, q, nrx, sock, &rxc, mp);
+            if (rc != 0) {
+                throw DpdkError(fmt::format("port '{}': RX queue {}: {}", p.name, q, rte_err(rc)));
+            }
+            rte_eth_txconf txc = di.default_txconf;
+            txc.offloads = conf.txmode.offloads;
+            rc = rte_eth_tx_queue_setup(p.id, q, ntx, sock, &txc);
+            if (rc != 0) {
+                throw DpdkError(fmt::format("port '{}': TX queue {}: {}", p.name, q, rte_err(rc)));
+            }
+        }
+        p.n_rxq = queues_;
+        p.n_txq = queues_;
+        // Allow MTU-sized frames: a failure is not fatal (vdevs often ignore it).
+        rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
+        rc = rte_eth_dev_start(p.id);
+        if (rc != 0) {
+            throw DpdkError(fmt::format("port '{}': start: {}", p.name, rte_err(rc)));
+        }
+        // Frames to VIPs and backends' MACs are not addressed to us at L2.
+        rte_eth_promiscuous_enable(p.id);
+    }
+    started_ = true;
+}
+
+void Ports::stop() noexcept {
+    if (!started_) {
+        return;
+    }
+    for (const PortInfo &p : ports_) {
+        rte_eth_dev_stop(p.id);
+    }
+    started_ = false;
+}
+
+Ports::~Ports() {
+    stop();
+    for (const PortInfo &p : ports_) {
+        rte_eth_dev_close(p.id);
+    }
+}
+
+} // namespace sluice::dp

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// sluice-dataplane [EAL options] -- [sluice options]
+//
+// Maps the shared region of its instance, sets up the EAL, the ports and one
+// worker per lcore (the main lcore included), runs until SIGINT/SIGTERM, then
+// stops RX, flushes TX, stops and closes the ports and exits 0.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fmt/core.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <unistd.h>
+#include <vector>
+
+#include "dpdk.hpp"
+#include "options.hpp"
+#include "sluice/region_map.hpp"
+#include "telemetry.hpp"
+#include "worker.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) {
+    g_stop.store(true, std::memory_order_relaxed);
+}
+
+uint64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+int run(int argc, char **argv) {
+    using namespace sluice::dp;
+    // EAL arguments before "--", ours after it.
+    std::vector<std::string> eal_args{argv[0]};
+    std::vector<char *> app_argv{argv[0]};
+    int i = 1;
+    for (; i < argc && std::strcmp(argv[i], "--") != 0; i++) {
+        eal_args.emplace_back(argv[i]);
+    }
+    for (i++; i < argc; i++) {
+        app_argv.push_back(argv[i]);
+    }
+    if (app_argv.size() == 1 && eal_args.size() > 1 &&
+        (eal_args[1] == "--help" || eal_args[1] == "-h")) {
+        app_argv.push_back(argv[1]);
+        eal_args.resize(1);
+    }
+    const std::optional<Options> parsed =
+        parse_options(static_cast<int>(app_argv.size()), app_argv.data());
+    if (!parsed) {
+        return 0;
+    }
+    const Options &opts = *parsed;
+
+    sluice::Region region = sluice::Region::open(opts.instance, sluice::Region::Role::Dataplane);
+    sl_dp_area *dp = region.dp_rw();
+
+    Eal eal(eal_args, opts);
+
+    std::vector<unsigned> lcores;
+    unsigned lc = 0;
+    RTE_LCORE_FOREACH(lc) {
+        lcores.push_back(lc);
+    }
+    if (lcores.empty()) {
+        throw DpdkError("no lcore: give the EAL at least one (-l 1)");
+    }
+    if (lcores.size() > SL_MAX_WORKERS) {
+        throw DpdkError(fmt::format("{} lcores given; sluice runs at most {} workers",
+                                    lcores.size(), SL_MAX_WORKERS));
+    }
+    Ports ports(opts, static_cast<unsigned>(lcores.size()));
+    const unsigned n_workers = ports.queues();
+    if (n_workers < lcores.size()) {
+        fmt::print(stderr, "sluice-dataplane: {} lcore(s) left idle (ports have {} queue(s))\n",
+                   lcores.size() - n_workers, n_workers);
+        lcores.resize(n_workers);
+    }
+    const unsigned n_ports = static_cast<unsigned>(ports.info().size());
+    unsigned mbufs = opts.mbufs;
+    if (mbufs == 0) {
+        mbufs = n_ports * n_workers * (opts.rx_desc + opts.tx_desc + 2 * kBurst) +
+                n_workers * (256 + kBurst) + 4096;
+        mbufs = std::max(mbufs, 8191u);
+    }
+    Mempool pool("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()));
+    ports.start(pool.get(), opts);
+
+    Box box;
+    sl_encap_ctx_defaults(&box.enc);
+    const Mac mac = opts.mac ? *opts.mac : ports.info()[0].mac;
+    std::memcpy(box.enc.box_mac, mac.data(), 6);
+    if (opts.gateway_mac) {
+        std::memcpy(box.enc.gw_mac, opts.gateway_mac->data(), 6);
+    }
+    if (opts.ipv4) {
+        std::memcpy(&box.enc.box_ip4, opts.ipv4->data(), 4);
+        box.has_ipv4 = true;
+    }
+    if (opts.ipv6) {
+        std::memcpy(box.enc.box_ip6, opts.ipv6->data(), 16);
+        box.has_ipv6 = true;
+    }
+    box.enc.mtu = opts.mtu;
+    box.enc.gue_dport = sl_htons(opts.gue_port);
+
+    // The dataplane area: counters start from zero in every incarnation.
+    dp->magic = 0;
+    dp->abi_version = SL_REGION_ABI_VERSION;
+    dp->pid = getpid();
+    dp->n_ports = n_ports;
+    dp->start_ns = mono_ns();
+    dp->kind = 'd';
+    for (unsigned w = 0; w < SL_MAX_WORKERS; w++) {
+        if (w >= n_workers) {
+            __atomic_store_n(&dp->workers[w].run, static_cast<uint32_t>(SL_WORKER_FREE),
+                             __ATOMIC_RELEASE);
+        }
+        std::memset(&dp->counters[w], 0, sizeof(dp->counters[w]));
+    }
+    __atomic_store_n(&dp->n_workers, n_workers, __ATOMIC_RELEASE);
+    __atomic_store_n(&dp->magic, SL_DP_MAGIC, __ATOMIC_RELEASE);
+
+    if (!telemetry_register(region.header(), region.dp(), n_ports)) {
+        fmt::print(stderr, "sluice-dataplane: telemetry commands not registered\n");
+    }
+
+    std::vector<WorkerCtx> ctx(n_workers);
+    const uint64_t drain_tsc = (rte_get_tsc_hz() + 999999) / 1000000 * opts.drain_us;
+    for (unsigned w = 0; w < n_workers; w++) {
+        WorkerCtx &c = ctx[w];
+        c.index = w;
+        c.lcore = lcores[w];
+        c.queue = static_cast<uint16_t>(w);
+        c.n_ports = n_ports;
+        for (unsigned p = 0; p < n_ports; p++) {
+            c.port_id[p] = ports.info()[p].id;
+            c.out_of[p] = static_cast<uint8_t>(opts.two_armed ? 1 - p : p);
+        }
+        c.drain_tsc = drain_tsc;
+        c.hdr = region.header();
+        c.base = region.base();
+        c.ws = &dp->workers[w];
+        c.c = &dp->counters[w];
+        c.box = &box;
+        c.stop = &g_stop;
+        worker_prepare(c);
+    }
+
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    fmt::print(stderr,
+               "sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
+               "generation {}\n",
+               opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
+               format_mac(mac), region.generation());
+
+    const unsigned main_lcore = rte_get_main_lcore();
+    int status = 0;
+    for (unsigned w = 0; w < n_workers; w++) {
+        if (ctx[w].lcore != main_lcore) {
+            if (rte_eal_remote_launch(worker_main, &ctx[w], ctx[w].lcore) != 0) {
+                fmt::print(stderr, "sluice-dataplane: cannot launch worker on lcore {}\n",
+                           ctx[w].lcore);
+                g_stop = true;
+                status = 1;
+            }
+        }
+    }
+    for (unsigned w = 0; w < n_workers && status == 0; w++) {
+        if (ctx[w].lcore == main_lcore) {
+            worker_main(&ctx[w]);
+        }
+    }
+    // Main lcore not among the workers: wait here for the signal.
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        usleep(10000);
+    }
+    rte_eal_mp_wait_lcore();
+    ports.stop();
+    for (WorkerCtx &c : ctx) {
+        worker_release(c);
+    }
+    fmt::print(stderr, "sluice-dataplane: stopped\n");
+    return status;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    try {
+        return run(argc, argv);
+    } catch (const sluice::dp::OptionError &e) {
+        fmt::print(stderr, "sluice-dataplane: {}\n(see sluice-dataplane -- --help)\n", e.what());
+        return 2;
+    } catch (const std::exception &e) {
+        fmt::print(stderr, "sluice-dataplane: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <cstdio>
+#include <fmt/core.h>
+
+#ifdef SLUICE_HAVE_CONFIG
+#include "sluice/config.hpp"
+#endif
+
+namespace sluice::dp {
+
+Mac parse_mac(std::string_view s) {
+    Mac m{};
+    unsigned v[6];
+    char tail = 0;
+    const std::string str(s);
+    if (std::sscanf(str.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                    &v[5], &tail) != 6 ||
+        str.size() != 17) {
+        throw OptionError(fmt::format("bad MAC address '{}': expected six hex bytes "
+                                      "separated by ':' (02:00:00:00:00:01)",
+                                      str));
+    }
+    for (int i = 0; i < 6; i++) {
+        m[i] = static_cast<uint8_t>(v[i]);
+    }
+    return m;
+}
+
+std::array<uint8_t, 4> parse_ipv4(std::string_view s) {
+    std::array<uint8_t, 4> a{};
+    const std::string str(s);
+    if (inet_pton(AF_INET, str.c_str(), a.data()) != 1) {
+        throw OptionError(fmt::format("bad IPv4 address '{}'", str));
+    }
+    return a;
+}
+
+std::array<uint8_t, 16> parse_ipv6(std::string_view s) {
+    std::array<uint8_t, 16> a{};
+    const std::string str(s);
+    if (inet_pton(AF_INET6, str.c_str(), a.data()) != 1) {
+        throw OptionError(fmt::format("bad IPv6 address '{}'", str));
+    }
+    return a;
+}
+
+std::string format_mac(const Mac &m) {
+    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
+                       m[5]);
+}
+
+bool is_pci_address(const std::string &spec) {
+    // [domain:]bus:devid.function, e.g. 0000:03:00.0 or 03:00.0
+    unsigned d = 0;
+    unsigned b = 0;
+    unsigned dev = 0;
+    unsigned f = 0;
+    char tail = 0;
+    const std::string name = spec.substr(0, spec.find(','));
+    return std::sscanf(name.c_str(), "%x:%x:%x.%x%c", &d, &b, &dev, &f, &tail) == 4 ||
+           std::sscanf(name.c_str(), "%x:%x.%x%c", &b, &dev, &f, &tail) == 3;
+}
+
+std::string port_name(const std::string &spec) {
+    return spec.substr(0, spec.find(','));
+}
+
+namespace {
+
+#ifdef SLUICE_HAVE_CONFIG
+void apply_config(Options &o, const std::string &path) {
+    const config::Config c = config::load(path);
+    const config::DataplaneConfig &d = c.dataplane;
+    o.instance = d.instance;
+    o.ports = d.ports;
+    o.two_armed = d.two_armed;
+    if (d.mac) {
+        o.mac = *d.mac;
+    }
+    if (d.ipv4) {
+        std::array<uint8_t, 4> a{};
+        std::copy_n(d.ipv4->bytes.begin(), 4, a.begin());
+        o.ipv4 = a;
+    }
+    if (d.ipv6) {
+        o.ipv6 = d.ipv6->bytes;
+    }
+    if (d.gateway_mac) {
+        o.gateway_mac = *d.gateway_mac;
+    }
+    o.mtu = d.mtu;
+    o.gue_port = d.gue_port;
+    o.eal_args = d.eal_args;
+}
+#endif
+
+} // namespace
+
+std::optional<Options> parse_options(int argc, char **argv) {
+    Options o;
+    CLI::App app{"sluice-dataplane: the DPDK dataplane of sluice.\n"
+                 "Usage: sluice-dataplane [EAL options] -- [options]",
+                 "sluice-dataplane"};
+    std::vector<std::string> ports;
+    std::string mac;
+    std::string ipv4;
+    std::string ipv6;
+    std::string gw;
+    std::optional<std::string> instance;
+    std::optional<uint32_t> mtu;
+    std::optional<uint16_t> gue_port;
+    bool two_armed = false;
+    app.add_option("--config", o.config_path,
+                   "config file: its [dataplane] section (options "
+                   "given here override it)");
+    app.add_option("-i,--instance", instance, "shared-memory instance name (default 'default')");
+    app.add_option("-p,--port", ports,
+                   "a port: PCI address (0000:03:00.0) or vdev spec "
+                   "(net_memif0,role=server,socket=/tmp/m.sock); repeat for two-armed");
+    app.add_flag("--two-armed", two_armed,
+                 "traffic from port 0 leaves on port 1 and back (default: one-armed)");
+    app.add_option("--mac", mac, "the box's MAC (default: the first port's MAC)");
+    app.add_option("--ipv4", ipv4, "the box's IPv4 address (ARP, ICMP source, encap source)");
+    app.add_option("--ipv6", ipv6, "the box's IPv6 address (ND, ICMPv6 source, encap source)");
+    app.add_option("--gateway-mac", gw, "next-hop MAC of encapsulated traffic");
+    app.add_option("--mtu", mtu, "egress IP MTU (default 1500)")->check(CLI::Range(576, 9000));
+    app.add_option("--gue-port", gue_port, "UDP destination port of GUE (default 6080)");
+    app.add_option("--rx-desc", o.rx_desc, "RX descriptors per queue")->check(CLI::Range(64, 8192));
+    app.add_option("--tx-desc", o.tx_desc, "TX descriptors per queue")->check(CLI::Range(64, 8192));
+    app.add_option("--mbufs", o.mbufs, "mbufs in the pool (default: sized from the ports)");
+    app.add_option("--drain-us", o.drain_us, "TX drain timer in microseconds (default 100)")
+        ->check(CLI::Range(1, 100000));
+    app.add_flag("-v,--verbose", o.verbose, "say what is being set up");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &) {
+        std::fputs(app.help().c_str(), stdout);
+        return std::nullopt;
+    } catch (const CLI::ParseError &e) {
+        throw OptionError(e.what());
+    }
+    if (!o.config_path.empty()) {
+#ifdef SLUICE_HAVE_CONFIG
+        try {
+            apply_config(o, o.config_path);
+        } catch (const std::exception &e) {
+            throw OptionError(e.what());
+        }
+#else
+        throw OptionError("--config: this build of sluice-dataplane has no config reader "
+                          "(sluice_config library missing); give the options on the command line");
+#endif
+    }
+    if (instance) {
+        o.instance = *instance;
+    }
+    if (!ports.empty()) {
+        o.ports = ports;
+    }
+    if (two_armed) {
+        o.two_armed = true;
+    }
+    if (!mac.empty()) {
+        o.mac = parse_mac(mac);
+    }
+    if (!ipv4.empty()) {
+        o.ipv4 = parse_ipv4(ipv4);
+    }
+    if (!ipv6.empty()) {
+        o.ipv6 = parse_ipv6(ipv6);
+    }
+    if (!gw.empty()) {
+        o.gateway_mac = parse_mac(gw);
+    }
+    if (mtu) {
+        o.mtu = *mtu;
+    }
+    if (gue_port) {
+        o.gue_port = *gue_port;
+    }
+    if (o.ports.empty()) {
+        throw OptionError("no port given: use --port PCI-ADDRESS or --port VDEV-SPEC "
+                          "(e.g. --port net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)");
+    }
+    if (o.ports.size() > 2 || (o.two_armed && o.ports.size() != 2)) {
+        throw OptionError(o.two_armed ? "--two-armed needs exactly two --port"
+                                      : "one-armed mode takes one --port (two with --two-armed)");
+    }
+    if (!o.two_armed && o.ports.size() != 1) {
+        throw OptionError("two ports given: add --two-armed, or give one port");
+    }
+    return o;
+}
+
+} // namespace sluice::dp

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The hot path. Per burst: one acquire load of the published generation
+// (sl_reader_begin_burst, which also reports the quiescent state), then per
+// packet parse -> decide -> rewrite or answer -> TX buffer. Counters are
+// plain stores into this worker's own cache lines; nothing here allocates,
+// locks or logs.
+#include "worker.hpp"
+
+#include <ctime>
+#include <fmt/core.h>
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <unistd.h>
+
+#include "actions.hpp"
+#include "dpdk.hpp"
+#include "sluice/decide.h"
+#include "sluice/parse.h"
+
+namespace sluice::dp {
+
+namespace {
+
+uint64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// What TX did not take: counted as tx_full and freed (rte_eth_tx_buffer's
+// error callback, called from a flush inside this worker).
+struct TxUserdata {
+    sl_worker_counters *c;
+    sl_port_counters *pc;
+};
+
+void on_tx_unsent(rte_mbuf **pkts, uint16_t unsent, void *userdata) {
+    auto *u = static_cast<TxUserdata *>(userdata);
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < unsent; i++) {
+        bytes += rte_pktmbuf_pkt_len(pkts[i]);
+        rte_pktmbuf_free(pkts[i]);
+    }
+    u->pc->tx.packets -= unsent;
+    u->pc->tx.bytes -= bytes;
+    u->c->drops[SL_DROP_TX_FULL] += unsent;
+}
+
+inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m) {
+    sl_port_counters &pc = w.c->ports[port_idx];
+    pc.tx.packets++;
+    pc.tx.bytes += rte_pktmbuf_pkt_len(m);
+    rte_eth_tx_buffer(w.port_id[port_idx], w.queue, w.txb[port_idx], m);
+}
+
+inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
+    w.c->drops[reason]++;
+    rte_pktmbuf_free(m);
+}
+
+// Is `addr` (family) one of the VIPs of the published tables? Only asked for
+// ARP, ND and echo, never for forwarded traffic: a linear scan is enough.
+bool is_vip(const sl_tables *t, uint8_t family, const uint8_t *addr) {
+    if (t == nullptr) {
+        return false;
+    }
+    const uint32_t n = t->n_services < SL_MAX_SERVICES ? t->n_services : SL_MAX_SERVICES;
+    const size_t alen = family == SL_AF_INET ? 4 : 16;
+    for (uint32_t i = 0; i < n; i++) {
+        const sl_service &s = t->services[i];
+        if ((s.flags & SL_SVC_ACTIVE) && s.family == family &&
+            __builtin_memcmp(s.vip, addr, alen) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool is_box(const Box &b, uint8_t family, const uint8_t *addr) {
+    if (family == SL_AF_INET) {
+        return b.has_ipv4 && __builtin_memcmp(&b.enc.box_ip4, addr, 4) == 0;
+    }
+    return b.has_ipv6 && __builtin_memcmp(b.enc.box_ip6, addr, 16) == 0;
+}
+
+inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables *t) {
+    if (m->nb_segs != 1) {
+        drop(w, m, SL_DROP_TRUNCATED); // chained mbufs: not produced at our MTU
+        return;
+    }
+    uint8_t *data = rte_pktmbuf_mtod(m, uint8_t *);
+    const uint32_t len = rte_pktmbuf_data_len(m);
+    sl_pkt pkt;
+    const enum sl_verdict v = sl_parse(data, len, &pkt);
+    const Box &box = *w.box;
+    switch (v) {
+        case SL_VERDICT_FLOW:
+        case SL_VERDICT_ICMP_ERROR: {
+            if (t == nullptr) {
+                drop(w, m, SL_DROP_NO_TABLE);
+                return;
+            }
+            const sl_decision d = sl_decide(t, &pkt);
+            if (d.drop != SL_DROP_NONE) {
+                drop(w, m, d.drop);
+                return;
+            }
+            const sl_service &svc = t->services[d.service_id];
+            const sl_backend &be = t->backends[d.backend_id];
+            const uint32_t in_bytes = rte_pktmbuf_pkt_len(m);
+            const Action a = forward(m, &pkt, &svc, &be, d.hash, box);
+            if (a.kind == Action::Drop) {
+                drop(w, m, a.drop);
+                return;
+            }
+            if (a.kind == Action::Reply) {
+                // MTU exceeded: an ICMP error went back to the sender instead.
+                w.c->icmp_too_big_sent++;
+                w.c->drops[SL_DROP_MTU_EXCEEDED]++;
+                tx(w, rx_idx, m);
+                return;
+            }
+            w.c->services[d.service_id].packets++;
+            w.c->services[d.service_id].bytes += in_bytes;
+            w.c->backends[d.backend_id].packets++;
+            w.c->backends[d.backend_id].bytes += in_bytes;
+            tx(w, w.out_of[rx_idx], m);
+            return;
+        }
+        case SL_VERDICT_ARP: {
+            const uint8_t *tpa = data + pkt.l3_off + offsetof(sl_arp_hdr, tpa);
+            if (!is_box(box, SL_AF_INET, tpa) && !is_vip(t, SL_AF_INET, tpa)) {
+                drop(w, m, SL_DROP_NOT_FOR_US);
+                return;
+            }
+            if (!answer_arp(m, &pkt, box)) {
+                drop(w, m, SL_DROP_NOT_FOR_US); // a reply, or a request we do not answer
+                return;
+            }
+            w.c->arp_replies++;
+            tx(w, rx_idx, m);
+            return;
+        }
+        case SL_VERDICT_ND: {
+            const uint8_t *target = data + pkt.l4_off + offsetof(sl_nd_msg, target);
+            if (pkt.l4_off + sizeof(sl_nd_msg) > len ||
+                (!is_box(box, SL_AF_INET6, target) && !is_vip(t, SL_AF_INET6, target))) {
+                drop(w, m, SL_DROP_NOT_FOR_US);
+                return;
+            }
+            if (!answer_nd(m, &pkt, box)) {
+                drop(w, m, SL_DROP_NOT_FOR_US);
+                return;
+            }
+            w.c->nd_replies++;
+            tx(w, rx_idx, m);
+            return;
+        }
+        case SL_VERDICT_ICMP_ECHO: {
+            const uint8_t fam = pkt.key.family;
+            if (!is_box(box, fam, pkt.key.dst) && !is_vip(t, fam, pkt.key.dst)) {
+                drop(w, m, t == nullptr ? SL_DROP_NO_TABLE : SL_DROP_NOT_FOR_US);
+                return;
+            }
+            if (!answer_echo(m, &pkt, box)) {
+                drop(w, m, SL_DROP_NOT_FOR_US);
+                return;
+            }
+            w.c->echo_replies++;
+            tx(w, rx_idx, m);
+            return;
+        }
+        case SL_VERDICT_DROP:
+        default:
+            drop(w, m, pkt.drop < SL_DROP_COUNT ? pkt.drop : unsigned{SL_DROP_TRUNCATED});
+            return;
+    }
+}
+
+} // namespace
+
+void worker_prepare(WorkerCtx &w) {
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(w.lcore));
+    for (unsigned p = 0; p < w.n_ports; p++) {
+        w.txb[p] = static_cast<rte_eth_dev_tx_buffer *>(
+            rte_zmalloc_socket("sluice_txb", RTE_ETH_TX_BUFFER_SIZE(kBurst), 0, socket));
+        if (w.txb[p] == nullptr) {
+            throw DpdkError("cannot allocate a TX buffer (hugepage memory exhausted?)");
+        }
+        rte_eth_tx_buffer_init(w.txb[p], kBurst);
+        auto *u = static_cast<TxUserdata *>(
+            rte_zmalloc_socket("sluice_txu", sizeof(TxUserdata), 0, socket));
+        if (u == nullptr) {
+            throw DpdkError("cannot allocate TX buffer state");
+        }
+        u->c = w.c;
+        u->pc = &w.c->ports[p];
+        rte_eth_tx_buffer_set_err_callback(w.txb[p], on_tx_unsent, u);
+    }
+}
+
+void worker_release(WorkerCtx &w) noexcept {
+    for (unsigned p = 0; p < w.n_ports; p++) {
+        if (w.txb[p] != nullptr) {
+            rte_free(w.txb[p]->error_userdata);
+            rte_free(w.txb[p]);
+            w.txb[p] = nullptr;
+        }
+    }
+}
+
+int worker_main(void *arg) {
+    WorkerCtx &w = *static_cast<WorkerCtx *>(arg);
+    sl_worker_state *ws = w.ws;
+    // Registered with observed_generation 0 before the first read: control
+    // then cannot reuse any copy until this worker has read the generation.
+    ws->observed_generation = 0;
+    ws->pid = getpid();
+    ws->lcore = w.lcore;
+    ws->heartbeat_ns = mono_ns();
+    __atomic_store_n(&ws->run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+
+    const uint64_t hb_tsc = rte_get_tsc_hz() / 1000; // ~1 ms
+    uint64_t seen = 0;
+    uint64_t last_drain = rte_rdtsc();
+    uint64_t last_hb = last_drain;
+    rte_mbuf *pkts[kBurst];
+
+    while (!w.stop->load(std::memory_order_relaxed)) {
+        const sl_tables *t = sl_reader_begin_burst(w.hdr, w.base, ws, &seen);
+        for (unsigned p = 0; p < w.n_ports; p++) {
+            const uint16_t n = rte_eth_rx_burst(w.port_id[p], w.queue, pkts, kBurst);
+            if (n == 0) {
+                continue;
+            }
+            sl_port_counters &pc = w.c->ports[p];
+            pc.rx.packets += n;
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+            for (uint16_t i = 0; i < n; i++) {
+                if (i + 1 < n) {
+                    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+                }
+                pc.rx.bytes += rte_pktmbuf_pkt_len(pkts[i]);
+                process(w, pkts[i], p, t);
+            }
+        }
+        const uint64_t now = rte_rdtsc();
+        if (now - last_drain > w.drain_tsc) {
+            for (unsigned p = 0; p < w.n_ports; p++) {
+                rte_eth_tx_buffer_flush(w.port_id[p], w.queue, w.txb[p]);
+            }
+            last_drain = now;
+            if (now - last_hb > hb_tsc) {
+                ws->heartbeat_ns = mono_ns();
+                last_hb = now;
+            }
+        }
+    }
+    for (unsigned p = 0; p < w.n_ports; p++) {
+        rte_eth_tx_buffer_flush(w.port_id[p], w.queue, w.txb[p]);
+    }
+    ws->heartbeat_ns = mono_ns();
+    __atomic_store_n(&ws->run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
+    return 0;
+}
+
+} // namespace sluice::dp

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// worker.hpp: one run-to-completion worker per lcore (l3fwd style). It owns
+// queue `queue` of every port, its own TX buffers, its own worker state and
+// counters in the shared region's dataplane area.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/region.h"
+#include "sluice/rewrite.h"
+
+struct rte_eth_dev_tx_buffer;
+
+namespace sluice::dp {
+
+inline constexpr unsigned kBurst = 32;
+inline constexpr unsigned kMaxDpPorts = 2;
+
+// The box's own identity, the same for every worker.
+struct Box {
+    sl_encap_ctx enc{}; // MACs, addresses, MTU, GUE port, TTL (rewrite.h)
+    bool has_ipv4 = false;
+    bool has_ipv6 = false;
+};
+
+struct alignas(64) WorkerCtx {
+    unsigned index = 0; // worker slot in the dataplane area
+    unsigned lcore = 0;
+    uint16_t queue = 0;
+    unsigned n_ports = 0;
+    uint16_t port_id[kMaxDpPorts] = {};
+    uint8_t out_of[kMaxDpPorts] = {}; // forwarded traffic from port i leaves on port out_of[i]
+    rte_eth_dev_tx_buffer *txb[kMaxDpPorts] = {};
+    uint64_t drain_tsc = 0;
+    const sl_region_header *hdr = nullptr;
+    const uint8_t *base = nullptr;
+    sl_worker_state *ws = nullptr;
+    sl_worker_counters *c = nullptr;
+    const Box *box = nullptr;
+    const std::atomic<bool> *stop = nullptr;
+};
+
+// Allocates the TX buffers of a worker on its socket. Throws DpdkError.
+void worker_prepare(WorkerCtx &w);
+void worker_release(WorkerCtx &w) noexcept;
+
+// The lcore entry point (rte_eal_remote_launch): `arg` is a WorkerCtx.
+int worker_main(void *arg);
+
+} // namespace sluice::dp
