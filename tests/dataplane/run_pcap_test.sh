@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# pcap in, pcap out: the real sluice-dataplane on a net_pcap vdev (one-armed),
+# fed with a scapy-made pcap; every output packet and every counter checked
+# by verify_pcap.py against what the packet core predicts offline
+# (sluice-dp-lookup) and what the test meant (gen_pcap.py).
+#
+# Phase 1: with the services of services.json published.
+# Phase 2: the same input with nothing published (no_table, ARP/ND/echo for
+#          the box's own addresses still answered).
+#
+# Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
+# SLUICE_DP_LOOKUP, SLUICE_TEST_DIR.
+set -euo pipefail
+
+here=${SLUICE_TEST_DIR:-$(dirname "$0")}
+dp=${SLUICE_DATAPLANE:?}
+region=${SLUICE_DP_REGION:?}
+lookup=${SLUICE_DP_LOOKUP:?}
+py=/usr/bin/python3
+
+if ! $py -c 'import scapy' 2>/dev/null; then
+    echo "SKIP: python3-scapy is not installed"
+    exit 77
+fi
+
+# Hugepages if there are enough free, else DPDK's no-hugepage mode.
+free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+if [ "$(id -u)" = 0 ] && [ "${free_huge:-0}" -ge 128 ]; then
+    mem_args=(--in-memory)
+else
+    mem_args=(--no-huge -m 256 --no-shconf)
+fi
+
+work=$(mktemp -d /tmp/sluice-dp-pcap.XXXXXX)
+inst_a=dptest-pcap-$$
+inst_b=dptest-pcap-empty-$$
+dp_pid=
+cleanup() {
+    if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
+    "$region" unlink --instance "$inst_a" 2>/dev/null || true
+    "$region" unlink --instance "$inst_b" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
+     --gateway-mac 02:00:00:00:00:fe --mtu 1500)
+n=$($py "$here/gen_pcap.py" in.pcap expect.json | awk '{print $1}')
+echo "input: $n packets"
+
+run_dataplane() { # instance
+    rm -f out.pcap
+    "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
+        --port "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap" --instance "$1" "${box[@]}" \
+        >dp.log 2>&1 &
+    dp_pid=$!
+    if ! "$region" wait-rx --instance "$1" --packets "$n" --timeout-ms 20000; then
+        cat dp.log
+        return 1
+    fi
+    kill -TERM "$dp_pid"
+    local rc=0
+    wait "$dp_pid" || rc=$?
+    dp_pid=
+    if [ "$rc" != 0 ]; then
+        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
+        cat dp.log
+        return 1
+    fi
+    "$region" counters --instance "$1" >counters.json
+    "$lookup" --instance "$1" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
+        --mtu 1500 >pred.jsonl
+}
+
+echo "== phase 1: services published"
+"$region" publish --instance "$inst_a" --spec "$here/services.json"
+run_dataplane "$inst_a"
+$py "$here/verify_pcap.py" in.pcap expect.json pred.jsonl out.pcap counters.json
+
+echo "== phase 2: nothing published"
+"$region" unlink --instance "$inst_b" 2>/dev/null || true
+run_dataplane "$inst_b"
+grep -q '"no_table": [1-9]' counters.json || { echo "FAIL: no no_table drops"; exit 1; }
+$py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
+echo "PASS"
