@@ -17,6 +17,9 @@ standard library only. Every mode prints one JSON object on stdout.
           one PUT of M MiB to /upload/NAME; 201 when all of it arrived.
   probe   --dst A --port P [--udp]
           one connection attempt / datagram to A:P (not a VIP): must get nowhere.
+  sniff   --iface IF --mac M
+          (in the switch namespace, on the box's bridge port) counts what the
+          box sends, by kind and destination, until "stop" on stdin.
 
 The backends answer GET / with their own name, which is how a request is
 attributed to a backend.
@@ -266,6 +269,51 @@ def cmd_probe(a):
     print(json.dumps(res))
 
 
+def cmd_sniff(a):
+    import struct
+    mac = bytes(int(x, 16) for x in a.mac.split(":"))
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((a.iface, 0))
+    s.settimeout(0.2)
+    stop = threading.Event()
+
+    def wait_stop():
+        for line in sys.stdin:
+            if line.strip() == "stop":
+                break
+        stop.set()
+
+    threading.Thread(target=wait_stop, daemon=True).start()
+    counts = {}
+    print(json.dumps({"sniffing": a.iface}), flush=True)
+    while not stop.is_set():
+        try:
+            f = s.recv(65535)
+        except (socket.timeout, TimeoutError):
+            continue
+        if len(f) < 14 or f[6:12] != mac:
+            continue
+        et = struct.unpack("!H", f[12:14])[0]
+        p = f[14:]
+        if et == 0x0806:
+            k = "arp"
+        elif et == 0x0800 and len(p) >= 20:
+            proto = p[9]
+            dst = socket.inet_ntop(socket.AF_INET, p[16:20])
+            k = "ipv4 proto %d to %s" % (proto, dst)
+        elif et == 0x86DD and len(p) >= 40:
+            nh = p[6]
+            dst = socket.inet_ntop(socket.AF_INET6, p[24:40])
+            if nh == 58 and len(p) > 40 and p[40] in (133, 134, 135, 136, 137):
+                k = "nd"
+            else:
+                k = "ipv6 next %d to %s" % (nh, dst)
+        else:
+            k = "ethertype 0x%04x" % et
+        counts[k] = counts.get(k, 0) + 1
+    print(json.dumps({"frames": counts}), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -288,8 +336,11 @@ def main():
     s.add_argument("--port", type=int, default=80)
     s.add_argument("--udp", action="store_true")
     s.add_argument("--timeout", type=float, default=1.0)
+    s = sub.add_parser("sniff")
+    s.add_argument("--iface", required=True)
+    s.add_argument("--mac", required=True)
     a = p.parse_args()
-    {"burst": cmd_burst, "loop": cmd_loop, "hold": cmd_hold, "upload": cmd_upload,
+    {"sniff": cmd_sniff, "burst": cmd_burst, "loop": cmd_loop, "hold": cmd_hold, "upload": cmd_upload,
      "probe": cmd_probe}[a.cmd](a)
 
 
