@@ -13,6 +13,7 @@
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_DP_LOOKUP, SLUICE_TEST_DIR.
 set -euo pipefail
+trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
 here=${SLUICE_TEST_DIR:-$(dirname "$0")}
 dp=${SLUICE_DATAPLANE:?}

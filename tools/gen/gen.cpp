@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// sluice-gen: a DPDK traffic generator and flow verifier for sluice.
+// Sends UDP or TCP flows (flows.h) to one VIP over one port (memif, ring,
+// a NIC...), receives what comes back on the same port and checks, per
+// packet, that it reached a backend allowed for its flow.
+//
+// sluice-gen [EAL options] -- --port SPEC [--flows N] [--vip A] [--dport P]
+//     [--proto udp|tcp] [--size BYTES] [--duration-ms D] [--window W]
+//     [--expect FILE] [--dst-mac M] [--drain-ms Q]
+//
+//  --window W   at most W packets in flight (0: as fast as possible). With a
+//               window below the rings' sizes nothing may be lost. When none
+//               comes back for 200 ms the window is reopened (a peer that
+//               restarts); late packets still count as received.
+//  SIGINT/SIGTERM ends the sending early; what returns within --drain-ms
+//  is still counted.
+//  --expect F   lines "FLOW MAC [MAC]": the backend MACs allowed for a flow
+//               (dsr-l2: the returned frame's destination MAC).
+// Prints one JSON object: sent, received, lost, misrouted, the rate.
+#include <algorithm>
+#include <array>
+#include <arpa/inet.h>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "flows.h"
+#include "sluice/wire.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) {
+    g_stop = true;
+}
+
+struct Opts {
+    std::string port;
+    uint32_t flows = 1000;
+    uint32_t vip = 0x0a000001; // host order
+    uint16_t dport = 80;
+    uint8_t proto = SL_IPPROTO_UDP;
+    uint32_t size = 60;
+    uint64_t duration_ms = 2000;
+    uint64_t window = 0;
+    uint64_t drain_ms = 500;
+    std::string expect;
+    uint8_t dst_mac[6] = {0x02, 0, 0, 0, 0, 0xaa};
+    uint8_t src_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+};
+
+bool parse_mac(const std::string &s, uint8_t *m) {
+    unsigned v[6];
+    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) !=
+        6) {
+        return false;
+    }
+    for (int i = 0; i < 6; i++) {
+        m[i] = static_cast<uint8_t>(v[i]);
+    }
+    return true;
+}
+
+uint64_t mac_key(const uint8_t *m) {
+    uint64_t k = 0;
+    std::memcpy(&k, m, 6);
+    return k;
+}
+
+uint16_t csum16(const void *data, size_t len) {
+    const auto *p = static_cast<const uint8_t *>(data);
+    uint32_t s = 0;
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+    }
+    while (s >> 16) {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    return htons(static_cast<uint16_t>(~s));
+}
+
+struct Template {
+    uint8_t bytes[128] = {};
+    uint32_t len = 0;
+    uint32_t l4_off = 0;
+    uint32_t payload_off = 0;
+};
+
+Template make_template(const Opts &o) {
+    Template t;
+    const uint32_t l4len = o.proto == SL_IPPROTO_TCP ? 20 : 8;
+    t.l4_off = 14 + 20;
+    t.payload_off = t.l4_off + l4len;
+    t.len = std::max<uint32_t>(o.size, t.payload_off + sizeof(sl_gen_payload));
+    t.len = std::min<uint32_t>(t.len, sizeof(t.bytes));
+    sl_eth_hdr eth{};
+    std::memcpy(eth.dst, o.dst_mac, 6);
+    std::memcpy(eth.src, o.src_mac, 6);
+    eth.ethertype = htons(SL_ETH_P_IPV4);
+    std::memcpy(t.bytes, &eth, sizeof(eth));
+    sl_ipv4_hdr ip{};
+    ip.ver_ihl = 0x45;
+    ip.tot_len = htons(static_cast<uint16_t>(t.len - 14));
+    ip.ttl = 64;
+    ip.protocol = o.proto;
+    ip.saddr = 0;
+    ip.daddr = htonl(o.vip);
+    std::memcpy(t.bytes + 14, &ip, sizeof(ip));
+    if (o.proto == SL_IPPROTO_TCP) {
+        sl_tcp_hdr tcp{};
+        tcp.dest = htons(o.dport);
+        tcp.doff_res = 5 << 4;
+        tcp.flags = 0x10;
+        tcp.window = htons(65535);
+        std::memcpy(t.bytes + t.l4_off, &tcp, sizeof(tcp));
+    } else {
+        sl_udp_hdr udp{};
+        udp.dest = htons(o.dport);
+        udp.len = htons(static_cast<uint16_t>(t.len - t.l4_off));
+        std::memcpy(t.bytes + t.l4_off, &udp, sizeof(udp));
+    }
+    return t;
+}
+
+// The generator's payload in a returned frame (plain, IPIP or GUE), or null.
+const sl_gen_payload *find_payload(const uint8_t *p, uint32_t len) {
+    uint32_t off = 12;
+    uint16_t et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
+    while ((et == SL_ETH_P_8021Q || et == SL_ETH_P_8021AD) && off + 6 <= len) {
+        off += 4;
+        et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
+    }
+    off += 2;
+    for (int depth = 0; depth < 3; depth++) {
+        if (et != SL_ETH_P_IPV4 || off + 20 > len) {
+            return nullptr;
+        }
+        const uint32_t ihl = (p[off] & 0xf) * 4u;
+        const uint8_t proto = p[off + 9];
+        off += ihl;
+        if (proto == SL_IPPROTO_IPIP) {
+            continue;
+        }
+        if (proto == SL_IPPROTO_UDP && off + 12 <= len) {
+            const uint16_t dport = static_cast<uint16_t>(p[off + 2] << 8 | p[off + 3]);
+            if (off + 12 + 20 <= len && p[off + 8] == 0 && p[off + 9] == SL_IPPROTO_IPIP &&
+                dport != 0 && (p[off + 12] >> 4) == 4) {
+                off += 12; // UDP + GUE to an inner IPv4 packet
+                continue;
+            }
+            off += 8;
+        } else if (proto == SL_IPPROTO_TCP && off + 20 <= len) {
+            off += (p[off + 12] >> 4) * 4u;
+        } else {
+            return nullptr;
+        }
+        if (off + sizeof(sl_gen_payload) > len) {
+            return nullptr;
+        }
+        const auto *pl = reinterpret_cast<const sl_gen_payload *>(p + off);
+        return pl->magic == SL_GEN_MAGIC ? pl : nullptr;
+    }
+    return nullptr;
+}
+
+int run(int argc, char **argv) {
+    std::vector<char *> eal{argv[0]};
+    int i = 1;
+    for (; i < argc && std::strcmp(argv[i], "--") != 0; i++) {
+        eal.push_back(argv[i]);
+    }
+    Opts o;
+    for (i++; i < argc; i++) {
+        const std::string k = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "sluice-gen: %s needs a value\n", k.c_str());
+            return 2;
+        }
+        const std::string v = argv[++i];
+        if (k == "--port") {
+            o.port = v;
+        } else if (k == "--flows") {
+            o.flows = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--vip") {
+            in_addr a{};
+            if (inet_pton(AF_INET, v.c_str(), &a) != 1) {
+                std::fprintf(stderr, "sluice-gen: bad --vip %s (IPv4)\n", v.c_str());
+                return 2;
+            }
+            o.vip = ntohl(a.s_addr);
+        } else if (k == "--dport") {
+            o.dport = static_cast<uint16_t>(std::stoul(v));
+        } else if (k == "--proto") {
+            o.proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
+        } else if (k == "--size") {
+            o.size = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--duration-ms") {
+            o.duration_ms = std::stoull(v);
+        } else if (k == "--window") {
+            o.window = std::stoull(v);
+        } else if (k == "--drain-ms") {
+            o.drain_ms = std::stoull(v);
+        } else if (k == "--expect") {
+            o.expect = v;
+        } else if (k == "--dst-mac") {
+            if (!parse_mac(v, o.dst_mac)) {
+                std::fprintf(stderr, "sluice-gen: bad --dst-mac %s\n", v.c_str());
+                return 2;
+            }
+        } else {
+            std::fprintf(stderr, "sluice-gen: unknown option %s\n", k.c_str());
+            return 2;
+        }
+    }
+    if (o.port.empty() || o.flows == 0) {
+        std::fprintf(stderr, "sluice-gen: --port SPEC and --flows N > 0 are needed\n");
+        return 2;
+    }
+    // Allowed MACs per flow, at most two.
+    std::vector<std::array<uint64_t, 2>> allowed;
+    if (!o.expect.empty()) {
+        allowed.assign(o.flows, std::array<uint64_t, 2>{0, 0});
+        std::ifstream in(o.expect);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream ls(line);
+            uint32_t f = 0;
+            std::string a;
+            std::string b;
+            ls >> f >> a >> b;
+            uint8_t m[6];
+            if (f < o.flows && parse_mac(a, m)) {
+                allowed[f][0] = mac_key(m);
+                allowed[f][1] = b.empty() || !parse_mac(b, m) ? allowed[f][0] : mac_key(m);
+            }
+        }
+    }
+    std::string vdev = "--vdev=" + o.port;
+    eal.push_back(vdev.data());
+    if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
+        std::fprintf(stderr, "sluice-gen: EAL init failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    const std::string name = o.port.substr(0, o.port.find(','));
+    uint16_t port = 0;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0) {
+        std::fprintf(stderr, "sluice-gen: port %s does not exist\n", name.c_str());
+        return 1;
+    }
+    rte_mempool *mp = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              static_cast<int>(rte_socket_id()));
+    rte_eth_conf conf{};
+    if (mp == nullptr || rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr, mp) != 0 ||
+        rte_eth_tx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr) != 0 ||
+        rte_eth_dev_start(port) != 0) {
+        std::fprintf(stderr, "sluice-gen: cannot set up port %s: %s\n", name.c_str(),
+                     rte_strerror(rte_errno));
+        return 1;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    // Wait for the link (memif: until the peer connects), at most 10 s.
+    const uint64_t hz = rte_get_tsc_hz();
+    for (uint64_t t0 = rte_rdtsc(); rte_rdtsc() - t0 < 10 * hz && !g_stop;) {
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(port, &link);
+        if (link.link_status == RTE_ETH_LINK_UP) {
+            break;
+        }
+        rte_delay_ms(10);
+    }
+
+    const Template tpl = make_template(o);
+    uint64_t sent = 0;
+    uint64_t received = 0;
+    uint64_t misrouted = 0;
+    uint64_t foreign = 0;
+    uint64_t match_a = 0;
+    uint64_t match_b = 0;
+    uint64_t received_in_window = 0;
+    uint64_t written_off = 0; // in flight when traffic stalled: no longer held against the window
+    uint64_t last_rx = 0;
+    uint64_t max_gap = 0;
+    const uint64_t stall = hz / 5; // 200 ms without a returning packet
+    uint32_t flow = 0;
+    rte_mbuf *tx[32];
+    rte_mbuf *rx[32];
+    const uint64_t start = rte_rdtsc();
+    uint64_t last_progress = start;
+    uint64_t send_until = start + o.duration_ms * hz / 1000;
+    uint64_t end = send_until + o.drain_ms * hz / 1000;
+    uint64_t send_end_tsc = 0;
+    for (;;) {
+        const uint64_t now = rte_rdtsc();
+        if (g_stop.load(std::memory_order_relaxed) && now < send_until) {
+            // SIGINT/SIGTERM: stop sending, still collect what comes back.
+            send_until = now;
+            end = now + o.drain_ms * hz / 1000;
+        }
+        const bool sending = now < send_until;
+        if (!sending) {
+            if (send_end_tsc == 0) {
+                send_end_tsc = now;
+                received_in_window = received;
+            }
+            if (now >= end || received + foreign >= sent) {
+                break;
+            }
+        }
+        uint64_t room = 32;
+        if (o.window != 0) {
+            uint64_t inflight = sent - received - foreign - written_off;
+            if (inflight >= o.window && now - last_progress > stall) {
+                written_off += inflight; // the window stalled: these will not come back
+                inflight = 0;
+                last_progress = now;
+            }
+            room = inflight >= o.window ? 0 : std::min<uint64_t>(32, o.window - inflight);
+        }
+        if (sending && room > 0 &&
+            rte_pktmbuf_alloc_bulk(mp, tx, static_cast<unsigned>(room)) == 0) {
+            for (uint64_t k = 0; k < room; k++) {
+                rte_mbuf *m = tx[k];
+                uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+                std::memcpy(p, tpl.bytes, tpl.len);
+                const uint32_t src = htonl(sl_gen_src_ip(flow));
+                std::memcpy(p + 14 + 12, &src, 4);
+                const uint16_t id = htons(static_cast<uint16_t>(sent + k));
+                std::memcpy(p + 14 + 4, &id, 2);
+                const uint16_t c = csum16(p + 14, 20);
+                std::memcpy(p + 14 + 10, &c, 2);
+                const uint16_t sport = htons(sl_gen_sport(flow));
+                std::memcpy(p + tpl.l4_off, &sport, 2);
+                sl_gen_payload pl{SL_GEN_MAGIC, flow, sent + k};
+                std::memcpy(p + tpl.payload_off, &pl, sizeof(pl));
+                m->data_len = static_cast<uint16_t>(tpl.len);
+                m->pkt_len = tpl.len;
+                flow = flow + 1 == o.flows ? 0 : flow + 1;
+            }
+            const uint16_t n = rte_eth_tx_burst(port, 0, tx, static_cast<uint16_t>(room));
+            if (n < room) {
+                // Not sent: the flows they carried are sent again later.
+                rte_pktmbuf_free_bulk(tx + n, static_cast<unsigned>(room - n));
+            }
+            sent += n;
+        }
+        const uint16_t nr = rte_eth_rx_burst(port, 0, rx, 32);
+        if (nr != 0) {
+            const uint64_t t = rte_rdtsc();
+            if (last_rx != 0 && t - last_rx > max_gap) {
+                max_gap = t - last_rx;
+            }
+            last_rx = t;
+            last_progress = t;
+        }
+        for (uint16_t k = 0; k < nr; k++) {
+            const uint8_t *p = rte_pktmbuf_mtod(rx[k], const uint8_t *);
+            const sl_gen_payload *pl = find_payload(p, rte_pktmbuf_data_len(rx[k]));
+            if (pl == nullptr) {
+                foreign++;
+            } else {
+                received++;
+                if (!allowed.empty()) {
+                    const uint64_t mk = mac_key(p);
+                    const auto &al = allowed[pl->flow < o.flows ? pl->flow : 0];
+                    if (mk != al[0] && mk != al[1]) {
+                        misrouted++;
+                    } else if (al[0] != al[1]) {
+                        match_a += mk == al[0];
+                        match_b += mk == al[1];
+                    }
+                }
+            }
+        }
+        rte_pktmbuf_free_bulk(rx, nr);
+    }
+    const double secs = static_cast<double>((send_end_tsc ? send_end_tsc : rte_rdtsc()) - start) /
+                        static_cast<double>(hz);
+    if (send_end_tsc == 0) {
+        received_in_window = received;
+    }
+    std::printf("{\"sent\": %lu, \"received\": %lu, \"lost\": %ld, \"misrouted\": %lu, "
+                "\"foreign\": %lu, \"old_table\": %lu, \"new_table\": %lu, \"seconds\": %.3f, "
+                "\"tx_mpps\": %.3f, \"rx_mpps\": %.3f, \"max_gap_ms\": %.1f}\n",
+                sent, received, static_cast<long>(sent - received), misrouted, foreign, match_a,
+                match_b, secs, static_cast<double>(sent) / secs / 1e6,
+                static_cast<double>(received_in_window) / secs / 1e6,
+                static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz));
+    std::fflush(stdout);
+    rte_eth_dev_stop(port);
+    rte_eth_dev_close(port);
+    rte_eal_cleanup();
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    return run(argc, argv);
+}
