@@ -88,6 +88,21 @@ const CLI::Validator kMac = validator(check_mac, "MAC");
 const CLI::Validator kPort = validator(check_port, "PORT");
 const CLI::Validator kWeight = validator(check_weight, "WEIGHT");
 
+// Milliseconds, or a number followed by "ms" or "s", as the config file takes.
+std::string check_duration(const std::string &s) {
+    std::string digits = s;
+    if (digits.size() > 2 && digits.ends_with("ms")) {
+        digits.resize(digits.size() - 2);
+    } else if (digits.size() > 1 && digits.ends_with("s")) {
+        digits.resize(digits.size() - 1);
+    }
+    if (parse_uint(digits, UINT32_MAX)) {
+        return {};
+    }
+    return fmt::format("'{}' is not a duration (milliseconds, or like 500ms or 2s)", s);
+}
+const CLI::Validator kDuration = validator(check_duration, "DURATION");
+
 std::string canon_addr(const std::string &s) {
     return canonical_address(s).value_or(s);
 }
@@ -358,8 +373,8 @@ int service_add(Ctl &ctl, const ServiceAddOpts &o) {
     if (!o.file.empty()) {
         svc = service_from_text(read_text(o.file), o.file == "-" ? "<stdin>" : o.file);
     } else {
-        if (o.name.empty() || o.vip.empty()) {
-            throw UsageError("service add needs --name and --vip (or --file)");
+        if (o.name.empty() || o.vip.empty() || o.port.empty()) {
+            throw UsageError("service add needs --name, --vip and --port (or --file)");
         }
         svc["name"] = o.name;
         svc["vip"] = o.vip;
@@ -376,6 +391,13 @@ int service_add(Ctl &ctl, const ServiceAddOpts &o) {
                 j[key] = *parse_uint(v, UINT32_MAX);
             }
         };
+        auto put_duration = [&](json &j, const char *key, const std::string &v) {
+            if (auto ms = parse_uint(v, UINT32_MAX)) {
+                j[key] = *ms;
+            } else if (!v.empty()) {
+                j[key] = v;
+            }
+        };
         put(svc, "protocol", o.proto);
         put(svc, "hash", o.hash);
         put(svc, "forwarding", o.forwarding);
@@ -384,10 +406,10 @@ int service_add(Ctl &ctl, const ServiceAddOpts &o) {
         json health = json::object();
         put(health, "type", o.health_type);
         put(health, "path", o.health_path);
-        put_uint(health, "expect_status", o.health_expect);
+        put_uint(health, "expect", o.health_expect);
         put_uint(health, "port", o.health_port);
-        put_uint(health, "interval_ms", o.health_interval);
-        put_uint(health, "timeout_ms", o.health_timeout);
+        put_duration(health, "interval", o.health_interval);
+        put_duration(health, "timeout", o.health_timeout);
         put_uint(health, "rise", o.health_rise);
         put_uint(health, "fall", o.health_fall);
         if (!health.empty()) {
@@ -425,6 +447,8 @@ int backend_list(Ctl &ctl, const std::string &service, bool as_json) {
 
 // --- health
 
+std::string duration_text(const json &seconds);
+
 int health(Ctl &ctl, const std::string &service, bool as_json) {
     json args = json::object();
     if (!service.empty()) {
@@ -441,6 +465,12 @@ int health(Ctl &ctl, const std::string &service, bool as_json) {
             json row = {{"service", cell(s, "name")}};
             if (b.is_object()) {
                 row.update(b);
+            }
+            if (row.contains("since") && row["since"].is_number() &&
+                row["since"].get<double>() > 0) {
+                // unix seconds -> how long the backend has been in this state
+                double ago = static_cast<double>(std::time(nullptr)) - row["since"].get<double>();
+                row["since"] = duration_text(std::max(0.0, ago)) + " ago";
             }
             if (row.contains("healthy") && row["healthy"].is_boolean()) {
                 row["healthy"] = row["healthy"].get<bool>() ? "up" : "DOWN";
@@ -913,9 +943,17 @@ Run 'sluicectl COMMAND --help' for the options of a command.)");
     flag_opts.push_back(sadd->add_option("--name", sa.name, "Service name")->type_name("NAME"));
     flag_opts.push_back(
         sadd->add_option("--vip", sa.vip, "Virtual IP (IPv4 or IPv6)")->check(kAddress));
-    flag_opts.push_back(sadd->add_option("--port", sa.port, "VIP port, or 'all' (default: all)")
+    flag_opts.push_back(sadd->add_option("--port", sa.port, "VIP port, or 0 or 'all' for all ports")
                             ->type_name("PORT|all")
-                            ->check(kPort | one_of("port", {"all"})));
+                            ->check(CLI::Validator(
+                                [](std::string &v) -> std::string {
+                                    if (v == "all" || parse_uint(v, 65535)) {
+                                        return {};
+                                    }
+                                    return fmt::format(
+                                        "'{}' is not a port number (0..65535) or 'all'", v);
+                                },
+                                "", "PORT")));
     flag_opts.push_back(sadd->add_option("--proto", sa.proto, "Protocol: tcp (default) or udp")
                             ->type_name("tcp|udp")
                             ->check(one_of("protocol", {"tcp", "udp"})));
@@ -949,14 +987,14 @@ Run 'sluicectl COMMAND --help' for the options of a command.)");
     flag_opts.push_back(
         sadd->add_option("--health-port", sa.health_port, "Port probed (default: the service port)")
             ->check(kPort));
-    flag_opts.push_back(
-        sadd->add_option("--health-interval-ms", sa.health_interval, "Probe interval (1000)")
-            ->type_name("MS")
-            ->check(uint_max("interval", UINT32_MAX)));
-    flag_opts.push_back(
-        sadd->add_option("--health-timeout-ms", sa.health_timeout, "Probe timeout (500)")
-            ->type_name("MS")
-            ->check(uint_max("timeout", UINT32_MAX)));
+    flag_opts.push_back(sadd->add_option("--health-interval", sa.health_interval,
+                                         "Probe interval: milliseconds, or like 500ms, 2s (1000)")
+                            ->type_name("DURATION")
+                            ->check(kDuration));
+    flag_opts.push_back(sadd->add_option("--health-timeout", sa.health_timeout,
+                                         "Probe timeout, at most the interval (500)")
+                            ->type_name("DURATION")
+                            ->check(kDuration));
     flag_opts.push_back(
         sadd->add_option("--health-rise", sa.health_rise, "Successes to mark up (2)")
             ->type_name("N")
@@ -972,7 +1010,9 @@ Run 'sluicectl COMMAND --help' for the options of a command.)");
     for (auto *o : flag_opts) {
         file_opt->excludes(o);
     }
-    sadd->footer(R"(Give either --name and --vip (and any other flags), or --file.
+    sadd->footer(R"(Give either --name, --vip and --port (and any other flags), or --file.
+Values the daemon checks (table size prime, rise/fall 1..100, dsr-l2 backends
+need a MAC...) are refused by it with the config file's rule.
 
 Examples:
   sluicectl service add --name web --vip 192.0.2.10 --port 80 --proto tcp \
@@ -983,6 +1023,9 @@ Examples:
       name = "web"
       vip = "192.0.2.10"
       port = 80
+      [health]
+      type = "http"
+      path = "/healthz"
       [[backend]]
       address = "10.0.1.4"
       mac = "02:00:00:00:01:04")");

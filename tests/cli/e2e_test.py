@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""sluicectl end to end against a real sluice-control.
+
+Starts sluice-control with a temporary config, socket, state directory and
+instance name, runs every sluicectl command, checks the text and --json
+output, and checks that every refusal by the daemon exits 1 with the
+daemon's message on one line and changes nothing.
+
+Usage: e2e_test.py PATH/TO/sluicectl PATH/TO/sluice-control
+Exit 77 (CTest: skipped) when sluice-control is not built.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SLUICECTL, DAEMON = sys.argv[1], sys.argv[2]
+if not os.access(DAEMON, os.X_OK):
+    print(f"SKIP: sluice-control not built ({DAEMON} does not exist)")
+    sys.exit(77)
+
+TMP = tempfile.mkdtemp(prefix="sluicectl-e2e-")
+SOCK = os.path.join(TMP, "control.sock")
+STATE = os.path.join(TMP, "state")
+os.mkdir(STATE)
+INSTANCE = f"cli-e2e-{os.getpid()}"
+failures = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+CONFIG = f"""
+seed = "00112233445566778899aabbccddeeff"
+
+[dataplane]
+kind = "dpdk"
+instance = "{INSTANCE}"
+
+[control]
+socket = "{SOCK}"
+state_dir = "{STATE}"
+metrics_listen = "127.0.0.1:{free_port()}"
+
+[[service]]
+name = "web"
+vip = "192.0.2.10"
+port = 80
+protocol = "tcp"
+forwarding = "dsr-l2"
+table_size = 65537
+[service.health]
+type = "none"
+[[service.backend]]
+address = "10.0.1.4"
+mac = "02:00:00:00:01:04"
+weight = 100
+[[service.backend]]
+address = "10.0.1.5"
+mac = "02:00:00:00:01:05"
+weight = 100
+"""
+CFG = os.path.join(TMP, "sluice.toml")
+with open(CFG, "w") as f:
+    f.write(CONFIG)
+BAD_CFG = os.path.join(TMP, "bad.toml")
+with open(BAD_CFG, "w") as f:
+    f.write(CONFIG.replace('table_size = 65537', 'table_size = 65536'))
+
+
+def sluicectl(*args, env_extra=None):
+    env = dict(os.environ)
+    env["SLUICE_SOCKET"] = SOCK
+    if env_extra:
+        env.update(env_extra)
+    p = subprocess.run([SLUICECTL, "--timeout", "10"] + list(args), capture_output=True,
+                       text=True, env=env, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def fail(what):
+    print(f"FAIL {what}")
+    failures.append(what)
+
+
+def ok(args, contains=(), **kw):
+    """Runs sluicectl, expects exit 0; returns stdout."""
+    rc, out, err = sluicectl(*args, **kw)
+    if rc != 0:
+        fail(f"sluicectl {' '.join(args)}: exit {rc}, stderr {err.strip()!r}")
+        return out
+    for c in contains:
+        if c not in out:
+            fail(f"sluicectl {' '.join(args)}: output lacks {c!r}:\n{out}")
+            return out
+    print(f"ok   sluicectl {' '.join(args)}")
+    return out
+
+
+def js(args):
+    """Runs a read command with --json; returns the parsed result."""
+    out = ok(list(args) + ["--json"])
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        fail(f"sluicectl {' '.join(args)} --json: not JSON ({e}): {out!r}")
+        return {}
+
+
+def snapshot():
+    """What a refused change must leave as it was."""
+    services = js(["service", "list"]).get("services", [])
+    names = sorted(s.get("name") for s in services)
+    backends = {}
+    for n in names:
+        backends[n] = sorted(
+            (b.get("address"), b.get("weight"), b.get("state"), b.get("mac"))
+            for b in js(["backend", "list", n]).get("backends", []))
+    return names, backends
+
+
+def refused(args, message_has, code=1):
+    """A refusal: exit 1, one line on stderr with the daemon's reason, no change."""
+    before = snapshot()
+    rc, out, err = sluicectl(*args)
+    lines = err.splitlines()
+    label = f"refusal: sluicectl {' '.join(args)}"
+    if rc != code:
+        fail(f"{label}: exit {rc}, expected {code}; stderr {err.strip()!r}")
+    elif len(lines) != 1 or not lines[0].startswith("sluicectl: "):
+        fail(f"{label}: stderr is not one 'sluicectl: ' line: {err!r}")
+    elif message_has.lower() not in err.lower():
+        fail(f"{label}: stderr {err.strip()!r} lacks {message_has!r}")
+    elif out:
+        fail(f"{label}: unexpected stdout {out!r}")
+    elif snapshot() != before:
+        fail(f"{label}: the state changed")
+    else:
+        print(f"ok   {label} -> {err.strip()!r}")
+
+
+def wait_socket(proc, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if os.path.exists(SOCK):
+            rc, _, _ = sluicectl("status")
+            if rc == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+help_text = subprocess.run([DAEMON, "--help"], capture_output=True, text=True, timeout=10)
+daemon_args = ["--config", CFG] if "--config" in (help_text.stdout + help_text.stderr) else [CFG]
+log = open(os.path.join(TMP, "daemon.log"), "w")
+daemon = subprocess.Popen([DAEMON] + daemon_args, stdout=log, stderr=subprocess.STDOUT)
+try:
+    if not wait_socket(daemon):
+        log.flush()
+        print(open(os.path.join(TMP, "daemon.log")).read())
+        fail(f"sluice-control did not answer on {SOCK} (exit {daemon.poll()})")
+        raise SystemExit
+
+    # --- status
+    ok(["status"], ["sluice-control", "generation", "dataplane"])
+    st = js(["status"])
+    for k in ("version", "pid", "generation", "dataplane"):
+        if k not in st:
+            fail(f"status --json lacks {k!r}: {st}")
+    if st.get("pid") != daemon.pid:
+        fail(f"status pid {st.get('pid')} is not the daemon's {daemon.pid}")
+    gen0 = st.get("generation", 0)
+
+    # --- services and backends as configured
+    ok(["service", "list"], ["NAME", "web", "192.0.2.10"])
+    names = [s.get("name") for s in js(["service", "list"]).get("services", [])]
+    if names != ["web"]:
+        fail(f"service list --json names {names}, expected ['web']")
+    ok(["service", "show", "web"], ["vip:", "192.0.2.10", "10.0.1.4", "10.0.1.5"])
+    shown = js(["service", "show", "web"])
+    svc = shown.get("service", shown)
+    if svc.get("name") != "web" or len(svc.get("backends", [])) != 2:
+        fail(f"service show --json: {shown}")
+    ok(["backend", "list", "web"], ["ADDRESS", "10.0.1.4", "02:00:00:00:01:05"])
+    bl = js(["backend", "list", "web"]).get("backends", [])
+    if sorted(b.get("address") for b in bl) != ["10.0.1.4", "10.0.1.5"]:
+        fail(f"backend list --json: {bl}")
+    for b in bl:
+        for k in ("address", "mac", "weight", "state", "health", "slots"):
+            if k not in b:
+                fail(f"backend list --json: backend lacks {k!r}: {b}")
+
+    # --- changes
+    out = ok(["backend", "add", "web", "10.0.1.6", "--mac", "02:00:00:00:01:06", "--weight",
+              "50"], ["added", "generation"])
+    bl = {b["address"]: b for b in js(["backend", "list", "web"]).get("backends", [])}
+    if bl.get("10.0.1.6", {}).get("weight") != 50:
+        fail(f"backend add: 10.0.1.6 not listed with weight 50: {bl}")
+    if js(["status"]).get("generation", 0) <= gen0:
+        fail("backend add did not advance the generation")
+    ok(["backend", "weight", "web", "10.0.1.6", "200"], ["weight 200"])
+    bl = {b["address"]: b for b in js(["backend", "list", "web"]).get("backends", [])}
+    if bl.get("10.0.1.6", {}).get("weight") != 200:
+        fail(f"backend weight: {bl.get('10.0.1.6')}")
+    ok(["backend", "drain", "web", "10.0.1.6"], ["drained"])
+    bl = {b["address"]: b for b in js(["backend", "list", "web"]).get("backends", [])}
+    if bl.get("10.0.1.6", {}).get("state") != "drained":
+        fail(f"backend drain: {bl.get('10.0.1.6')}")
+    tb = {b["address"]: b for b in js(["table", "web"]).get("backends", [])}
+    if tb.get("10.0.1.6", {}).get("slots", 0) != 0:
+        fail(f"a drained backend owns slots: {tb.get('10.0.1.6')}")
+    ok(["backend", "undrain", "web", "10.0.1.6"], ["undrained"])
+    bl = {b["address"]: b for b in js(["backend", "list", "web"]).get("backends", [])}
+    if bl.get("10.0.1.6", {}).get("state") != "active":
+        fail(f"backend undrain: {bl.get('10.0.1.6')}")
+
+    # --- table
+    ok(["table", "web"], ["BACKEND", "SLOTS", "SHARE", "10.0.1.4", "%"])
+    t = js(["table", "web"])
+    if t.get("size") != 65537:
+        fail(f"table --json size {t.get('size')}, expected 65537")
+    total = sum(b.get("slots", 0) for b in t.get("backends", []))
+    if total != t.get("size"):
+        fail(f"table slots add up to {total}, not {t.get('size')}")
+    slots = {b["address"]: b.get("slots", 0) for b in t.get("backends", [])}
+    # weights 100:100:200 -> the heavier backend owns about half the table
+    if not (0.4 < slots.get("10.0.1.6", 0) / 65537 < 0.6):
+        fail(f"weight 200 of 400 owns {slots.get('10.0.1.6', 0)} of 65537 slots")
+
+    # --- lookup: the same flow gets the same answer; the backend is one of web's
+    lk = js(["lookup", "web", "198.51.100.7", "40000"])
+    if lk.get("backend") not in ("10.0.1.4", "10.0.1.5", "10.0.1.6"):
+        fail(f"lookup --json backend: {lk}")
+    if not (0 <= lk.get("slot", -1) < 65537):
+        fail(f"lookup --json slot: {lk}")
+    if js(["lookup", "web", "198.51.100.7", "40000"]) != lk:
+        fail("lookup is not deterministic")
+    ok(["lookup", "web", "198.51.100.7", "40000", "--dst", "192.0.2.10", "--dport", "80",
+        "--proto", "tcp"], ["backend:", "slot:"])
+    ok(["lookup", "web", "2001:db8::7"], ["backend:"])
+
+    # --- health, stats
+    ok(["health"], ["10.0.1.4"])
+    h = js(["health"])
+    if "web" not in [s.get("name") for s in h.get("services", [])]:
+        fail(f"health --json: {h}")
+    ok(["health", "web"], ["10.0.1.5"])
+    s = js(["stats"])
+    for k in ("generation", "services", "drops"):
+        if k not in s:
+            fail(f"stats --json lacks {k!r}: {s}")
+    ok(["stats", "--interval", "0.2"], ["SERVICE", "PKT/S", "web"])
+    out = ok(["stats", "--watch", "--count", "2", "--interval", "0.2"], ["web"])
+    if out.count("sluicectl stats") != 2:
+        fail(f"stats --watch --count 2 drew {out.count('sluicectl stats')} screens")
+    out = ok(["stats", "--watch", "--count", "2", "--interval", "0.2", "--json"])
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    if len(lines) != 2 or not all("services" in json.loads(ln) for ln in lines):
+        fail(f"stats --watch --json: {out!r}")
+    # Ctrl-C ends --watch cleanly with exit 0
+    env = dict(os.environ, SLUICE_SOCKET=SOCK)
+    w = subprocess.Popen([SLUICECTL, "stats", "--watch", "--interval", "0.2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    time.sleep(1.0)
+    w.send_signal(signal.SIGINT)
+    try:
+        rc = w.wait(timeout=5)
+        if rc != 0:
+            fail(f"stats --watch after SIGINT: exit {rc}")
+        else:
+            print("ok   stats --watch ends with exit 0 on SIGINT")
+    except subprocess.TimeoutExpired:
+        w.kill()
+        fail("stats --watch did not end on SIGINT")
+    w.communicate()
+
+    # --- service add (flags and file), show, del
+    ok(["service", "add", "--name", "dns", "--vip", "192.0.2.53", "--port", "53", "--proto",
+        "udp", "--hash", "src-ip", "--forwarding", "ipip", "--table-size", "251",
+        "--health-type", "none", "--backend", "10.0.2.1", "--backend", "10.0.2.2,,50"],
+       ["service dns added", "generation"])
+    d = js(["service", "show", "dns"])
+    d = d.get("service", d)
+    if d.get("protocol") != "udp" or d.get("hash") != "src-ip" or len(d.get("backends", [])) != 2:
+        fail(f"service add by flags: {d}")
+    svc_toml = os.path.join(TMP, "api.toml")
+    with open(svc_toml, "w") as f:
+        f.write('name = "api"\nvip = "2001:db8::80"\nport = 443\nforwarding = "ipip"\n'
+                'table_size = 251\n[health]\ntype = "none"\n'
+                '[[backend]]\naddress = "2001:db8:1::4"\n')
+    ok(["service", "add", "--file", svc_toml], ["service api added"])
+    ok(["backend", "list", "api"], ["2001:db8:1::4"])
+    names = sorted(s.get("name") for s in js(["service", "list"]).get("services", []))
+    if names != ["api", "dns", "web"]:
+        fail(f"service list after adds: {names}")
+
+    # --- every refusal: exit 1, the daemon's reason, nothing changed
+    refused(["backend", "add", "web", "10.0.1.4", "--mac", "02:00:00:00:01:04"], "10.0.1.4")
+    refused(["backend", "add", "nosuch", "10.0.9.9"], "nosuch")
+    refused(["backend", "del", "web", "10.0.9.9"], "10.0.9.9")
+    refused(["backend", "del", "nosuch", "10.0.1.4"], "nosuch")
+    refused(["backend", "drain", "web", "10.0.9.9"], "10.0.9.9")
+    refused(["backend", "undrain", "web", "10.0.9.9"], "10.0.9.9")
+    refused(["backend", "weight", "web", "10.0.9.9", "10"], "10.0.9.9")
+    refused(["backend", "add", "web", "10.0.1.9"], "mac")  # dsr-l2 needs a MAC
+    refused(["backend", "list", "nosuch"], "nosuch")
+    refused(["service", "show", "nosuch"], "nosuch")
+    refused(["service", "del", "nosuch"], "nosuch")
+    refused(["service", "add", "--name", "web", "--vip", "192.0.2.99", "--port", "80",
+             "--health-type", "none"], "web")
+    refused(["service", "add", "--name", "web2", "--vip", "192.0.2.10", "--port", "80",
+             "--forwarding", "ipip", "--health-type", "none"], "192.0.2.10")
+    refused(["service", "add", "--name", "odd", "--vip", "192.0.2.77", "--port", "80",
+             "--table-size", "1000", "--forwarding", "ipip"], "prime")
+    refused(["table", "nosuch"], "nosuch")
+    refused(["lookup", "nosuch", "198.51.100.7"], "nosuch")
+    refused(["health", "nosuch"], "nosuch")
+    refused(["check", BAD_CFG], "table_size")
+
+    # --- removals
+    ok(["backend", "del", "web", "10.0.1.6"], ["removed"])
+    if "10.0.1.6" in [b["address"] for b in js(["backend", "list", "web"]).get("backends", [])]:
+        fail("backend del: still listed")
+    ok(["service", "del", "dns"], ["service dns deleted"])
+    ok(["service", "del", "api"], ["service api deleted"])
+    names = sorted(s.get("name") for s in js(["service", "list"]).get("services", []))
+    if names != ["web"]:
+        fail(f"service list after deletes: {names}")
+
+    # --- reload and check
+    ok(["reload"], ["reloaded"])
+    ok(["check", CFG], ["ok"])
+    c = js(["check", CFG])
+    if c.get("ok") is not True:
+        fail(f"check --json: {c}")
+
+    # --- check without a daemon: falls back to sluice-control --check from PATH
+    absent = os.path.join(TMP, "absent.sock")
+    path_env = {"SLUICE_SOCKET": absent,
+                "PATH": os.path.dirname(os.path.abspath(DAEMON)) + ":" + os.environ["PATH"]}
+    rc, out, err = sluicectl("check", CFG, env_extra=path_env)
+    if rc != 0:
+        fail(f"check offline (good file): exit {rc}, {err!r}")
+    else:
+        print("ok   check FILE without a daemon, via sluice-control --check")
+    rc, out, err = sluicectl("check", BAD_CFG, env_extra=path_env)
+    if rc != 1:
+        fail(f"check offline (bad file): exit {rc}, expected 1; {err!r}")
+    else:
+        print("ok   check BAD_FILE without a daemon exits 1")
+finally:
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+    log.close()
+    if failures:
+        print(open(os.path.join(TMP, "daemon.log")).read()[-4000:])
+    shutil.rmtree(TMP, ignore_errors=True)
+    shm = f"/dev/shm/sluice-{INSTANCE}"
+    if os.path.exists(shm):
+        os.unlink(shm)
+
+if failures:
+    print(f"\n{len(failures)} failure(s)")
+    sys.exit(1)
+print("\nall end-to-end tests passed")
