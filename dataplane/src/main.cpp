@@ -61,11 +61,20 @@ int run(int argc, char **argv) {
         return 0;
     }
     const Options &opts = *parsed;
+    const uint64_t t_start = mono_ns();
+    auto step = [&](const char *what) {
+        if (opts.verbose) {
+            fmt::print(stderr, "sluice-dataplane: {} (+{} ms)\n", what,
+                       (mono_ns() - t_start) / 1000000);
+        }
+    };
 
     sluice::Region region = sluice::Region::open(opts.instance, sluice::Region::Role::Dataplane);
     sl_dp_area *dp = region.dp_rw();
+    step("region mapped");
 
     Eal eal(eal_args, opts);
+    step("EAL initialised");
 
     std::vector<unsigned> lcores;
     unsigned lc = 0;
@@ -94,7 +103,9 @@ int run(int argc, char **argv) {
         mbufs = std::max(mbufs, 8191u);
     }
     Mempool pool("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()));
+    step("mbuf pool created");
     ports.start(pool.get(), opts);
+    step("ports started");
 
     Box box;
     sl_encap_ctx_defaults(&box.enc);
