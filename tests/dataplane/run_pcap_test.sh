@@ -38,11 +38,12 @@ work=$(mktemp -d /tmp/sluice-dp-pcap.XXXXXX)
 inst_a=dptest-pcap-$$
 inst_b=dptest-pcap-empty-$$
 dp_pid=
+prefix=sluice-dptest-pcap-$$
 cleanup() {
     if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
     "$region" unlink --instance "$inst_a" 2>/dev/null || true
     "$region" unlink --instance "$inst_b" 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
 }
 trap cleanup EXIT
 cd "$work"
@@ -54,13 +55,23 @@ echo "input: $n packets"
 
 run_dataplane() { # instance
     rm -f out.pcap
-    "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
+    "$dp" -l 1 --no-pci "${mem_args[@]}" --file-prefix "$prefix" --log-level='*:warning' -- \
         --port "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap" --instance "$1" "${box[@]}" \
         >dp.log 2>&1 &
     dp_pid=$!
     if ! "$region" wait-rx --instance "$1" --packets "$n" --timeout-ms 20000; then
         cat dp.log
         return 1
+    fi
+    if [ "$1" = "$inst_a" ] && command -v dpdk-telemetry.py >/dev/null; then
+        # DPDK telemetry (needs --file-prefix; works with --in-memory too).
+        echo /sluice/stats | dpdk-telemetry.py -f "$prefix" >telemetry.json 2>&1 || true
+        if ! grep -q "\"port0_rx_packets\": $n," telemetry.json; then
+            echo "FAIL: /sluice/stats telemetry does not show $n received packets:"
+            cat telemetry.json
+            return 1
+        fi
+        echo "telemetry: $(tail -1 telemetry.json)"
     fi
     kill -TERM "$dp_pid"
     local rc=0
