@@ -96,8 +96,12 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                     avail += avail.empty() ? nm : std::string(", ") + nm;
                 }
             }
-            throw DpdkError(fmt::format("port '{}' does not exist (ports DPDK found: {})", p.name,
-                                        avail.empty() ? "none" : avail));
+            const char *hint = is_pci_address(spec)
+                                   ? "; a PCI port must be bound to vfio-pci or uio_pci_generic "
+                                     "(dpdk-devbind.py) and EAL must not run with --no-pci"
+                                   : "";
+            throw DpdkError(fmt::format("port '{}' does not exist (ports DPDK found: {}){}", p.name,
+                                        avail.empty() ? "none" : avail, hint));
         }
         rte_eth_dev_info di{};
         const int rc = rte_eth_dev_info_get(p.id, &di);
