@@ -27,7 +27,8 @@ int remaining_ms(Clock::time_point deadline) {
 }
 
 // Waits for `events` on fd until the deadline. False on timeout.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
+bool wait_for(int fd, short events, Clock::time_point deadline,
+              const std::atomic<bool> *interrupt) {
     for (;;) {
         int ms = remaining_ms(deadline);
         if (ms == 0) {
@@ -40,6 +41,9 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
         }
         if (n < 0 && errno != EINTR) {
             throw Failure(fmt::format("poll: {}", std::strerror(errno)));
+        }
+        if (interrupt != nullptr && interrupt->load()) {
+            throw Interrupted();
         }
     }
 }
@@ -83,7 +87,7 @@ void Client::connect_by(Clock::time_point deadline) {
     }
     int err = errno;
     if (err == EINPROGRESS || err == EAGAIN) {
-        if (!wait_for(fd, POLLOUT, deadline)) {
+        if (!wait_for(fd, POLLOUT, deadline, interrupt_)) {
             close_fd();
             throw Failure(
                 fmt::format("sluice-control at {} did not accept the connection within {}", path_,
@@ -123,7 +127,7 @@ nlohmann::json Client::call(const std::string &cmd, const nlohmann::json &args) 
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!wait_for(fd_, POLLOUT, deadline)) {
+            if (!wait_for(fd_, POLLOUT, deadline, interrupt_)) {
                 close_fd();
                 throw Failure(fmt::format("sluice-control at {} did not take the request within {}",
                                           path_, timeout_text()));
@@ -138,7 +142,7 @@ nlohmann::json Client::call(const std::string &cmd, const nlohmann::json &args) 
 
     size_t eol;
     while ((eol = buffer_.find('\n')) == std::string::npos) {
-        if (!wait_for(fd_, POLLIN, deadline)) {
+        if (!wait_for(fd_, POLLIN, deadline, interrupt_)) {
             close_fd();
             throw Failure(fmt::format("no reply from sluice-control at {} within {} (--timeout)",
                                       path_, timeout_text()));

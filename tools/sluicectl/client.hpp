@@ -4,6 +4,7 @@
 // JSON-lines protocol of docs/API.md. Every request has a deadline.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,12 @@ class Failure : public std::runtime_error {
 class Unreachable : public Failure {
   public:
     using Failure::Failure;
+};
+
+// The wait was cut short by the flag given to Client::interrupt_on.
+class Interrupted : public Failure {
+  public:
+    Interrupted() : Failure("interrupted") {}
 };
 
 // The daemon answered {"ok": false, "error": {code, message}}: exit code 1.
@@ -49,6 +56,10 @@ class Client {
 
     const std::string &socket_path() const { return path_; }
 
+    // A signal that sets `flag` ends a wait with Interrupted instead of
+    // waiting on until the deadline (stats --watch and Ctrl-C).
+    void interrupt_on(const std::atomic<bool> *flag) { interrupt_ = flag; }
+
   private:
     void connect_by(std::chrono::steady_clock::time_point deadline);
     void close_fd();
@@ -59,6 +70,7 @@ class Client {
     int fd_ = -1;
     long next_id_ = 1;
     std::string buffer_; // bytes received after the last reply line
+    const std::atomic<bool> *interrupt_ = nullptr;
 };
 
 } // namespace sluicectl

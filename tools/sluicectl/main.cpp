@@ -571,6 +571,8 @@ struct StatsOpts {
     double interval_s = 1.0;
 };
 
+void watch(Ctl &ctl, const StatsOpts &o, std::chrono::milliseconds interval, bool tty);
+
 int stats(Ctl &ctl, const StatsOpts &o) {
     using Clock = std::chrono::steady_clock;
     auto interval = std::chrono::milliseconds(std::llround(o.interval_s * 1000.0));
@@ -594,6 +596,16 @@ int stats(Ctl &ctl, const StatsOpts &o) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     bool tty = ::isatty(STDOUT_FILENO) == 1;
+    ctl.client().interrupt_on(&g_stop);
+    try {
+        watch(ctl, o, interval, tty);
+    } catch (const Interrupted &) {
+    }
+    return 0; // Ctrl-C ends --watch: a normal end
+}
+
+void watch(Ctl &ctl, const StatsOpts &o, std::chrono::milliseconds interval, bool tty) {
+    using Clock = std::chrono::steady_clock;
 
     json prev = ctl.call("stats");
     auto t_prev = Clock::now();
@@ -618,7 +630,6 @@ int stats(Ctl &ctl, const StatsOpts &o) {
         prev = std::move(cur);
         t_prev = t;
     }
-    return 0;
 }
 
 // --- lookup, table, status, reload, check
