@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/flow_key.h"
@@ -28,17 +29,17 @@ struct Address {
 using Mac = std::array<uint8_t, 6>;
 
 struct DataplaneConfig {
-    std::string kind = "dpdk";          // "dpdk" or "xdp"
-    std::string instance = "default";   // shared-memory instance name
-    std::vector<std::string> ports;     // DPDK: PCI addresses or vdev specs; XDP: interface names
-    bool two_armed = false;             // false: in and out on the same port
-    std::optional<Mac> mac;             // default: the port's own MAC
-    std::optional<Address> ipv4;        // the box's own addresses (ARP/ND, ICMP source, encap source)
+    std::string kind = "dpdk";        // "dpdk" or "xdp"
+    std::string instance = "default"; // shared-memory instance name
+    std::vector<std::string> ports;   // DPDK: PCI addresses or vdev specs; XDP: interface names
+    bool two_armed = false;           // false: in and out on the same port
+    std::optional<Mac> mac;           // default: the port's own MAC
+    std::optional<Address> ipv4;      // the box's own addresses (ARP/ND, ICMP source, encap source)
     std::optional<Address> ipv6;
-    std::optional<Mac> gateway_mac;     // next hop for encapsulated traffic
-    uint32_t mtu = 1500;                // egress IP MTU
-    uint16_t gue_port = 6080;           // UDP destination port of GUE
-    std::vector<std::string> eal_args;  // extra EAL arguments
+    std::optional<Mac> gateway_mac;    // next hop for encapsulated traffic
+    uint32_t mtu = 1500;               // egress IP MTU
+    uint16_t gue_port = 6080;          // UDP destination port of GUE
+    std::vector<std::string> eal_args; // extra EAL arguments
 };
 
 struct ControlConfig {
@@ -99,5 +100,31 @@ class ConfigError : public std::runtime_error {
 Config load(const std::string &path);
 // The same for text already in memory (`path` used in messages).
 Config parse(const std::string &text, const std::string &path);
+
+// How validate_services() names the services and backends in its messages:
+// by position in the file ("service[1].backend[0].mac") or, for state built
+// from the file and changes made through the control API, by name and
+// address ("service[web].backend[10.0.1.4].mac").
+enum class Naming { ByIndex, ByName };
+
+// The checks that look at values rather than syntax: per service (table
+// size, MACs, families, health check) and across services (duplicate names,
+// VIP+port+protocol used twice, region capacity). `path` prefixes messages of
+// entries that have a line. Throws ConfigError.
+void validate_services(const std::vector<Service> &services, const DataplaneConfig &dataplane,
+                       const std::string &path, Naming naming);
+
+// Addresses and MACs as operators write them.
+std::optional<Address> parse_address(std::string_view text);
+std::string format_address(const Address &address);
+std::optional<Mac> parse_mac(std::string_view text);
+std::string format_mac(const Mac &mac);
+// A 128-bit hash seed written as 32 hex digits.
+std::optional<sl_hash_seed> parse_seed(std::string_view text);
+
+// Names of the enumerations, as the config file and the API spell them.
+const char *hash_name(sl_hash_mode mode);
+const char *fwd_name(sl_fwd_mode mode);
+const char *proto_name(uint8_t proto);
 
 } // namespace sluice::config
