@@ -22,8 +22,13 @@ std::string rte_err(int e) {
 } // namespace
 
 Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(args)) {
-    for (const std::string &a : opts.eal_args) {
-        args_.push_back(a);
+    // The config file's eal_args apply only when the command line gives no
+    // EAL argument: command-line options override the file, and EAL refuses
+    // an option given twice.
+    if (args_.size() == 1) {
+        for (const std::string &a : opts.eal_args) {
+            args_.push_back(a);
+        }
     }
     for (const std::string &spec : opts.ports) {
         if (is_pci_address(spec)) {
