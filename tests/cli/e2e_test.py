@@ -47,6 +47,8 @@ seed = "00112233445566778899aabbccddeeff"
 [dataplane]
 kind = "dpdk"
 instance = "{INSTANCE}"
+ipv4 = "192.0.2.1"
+ipv6 = "2001:db8::1"
 
 [control]
 socket = "{SOCK}"
@@ -250,7 +252,6 @@ try:
         fail("lookup is not deterministic")
     ok(["lookup", "web", "198.51.100.7", "40000", "--dst", "192.0.2.10", "--dport", "80",
         "--proto", "tcp"], ["backend:", "slot:"])
-    ok(["lookup", "web", "2001:db8::7"], ["backend:"])
 
     # --- health, stats
     ok(["health"], ["10.0.1.4"])
@@ -303,6 +304,24 @@ try:
                 '[[backend]]\naddress = "2001:db8:1::4"\n')
     ok(["service", "add", "--file", svc_toml], ["service api added"])
     ok(["backend", "list", "api"], ["2001:db8:1::4"])
+    ok(["lookup", "api", "2001:db8::7", "5555"], ["backend:", "2001:db8:1::4"])
+    lk6 = js(["lookup", "api", "2001:db8::7"])
+    if lk6.get("backend") != "2001:db8:1::4":
+        fail(f"lookup on an IPv6 service: {lk6}")
+    # the API's JSON object, from stdin
+    env = dict(os.environ, SLUICE_SOCKET=SOCK)
+    p = subprocess.run([SLUICECTL, "service", "add", "--file", "-"], input=json.dumps(
+        {"name": "mail", "vip": "192.0.2.25", "port": 25, "forwarding": "gue", "table_size": 251,
+         "health": {"type": "none"}, "backends": [{"address": "10.0.3.1", "weight": 7}]}),
+        capture_output=True, text=True, env=env, timeout=30)
+    if p.returncode != 0 or "service mail added" not in p.stdout:
+        fail(f"service add --file - (JSON): exit {p.returncode}, {p.stderr!r}")
+    else:
+        print("ok   sluicectl service add --file - (JSON on stdin)")
+    mb = js(["backend", "list", "mail"]).get("backends", [])
+    if [(b.get("address"), b.get("weight")) for b in mb] != [("10.0.3.1", 7)]:
+        fail(f"service added from JSON: backends {mb}")
+    ok(["service", "del", "mail"], ["service mail deleted"])
     names = sorted(s.get("name") for s in js(["service", "list"]).get("services", []))
     if names != ["api", "dns", "web"]:
         fail(f"service list after adds: {names}")
@@ -326,8 +345,10 @@ try:
     refused(["service", "add", "--name", "odd", "--vip", "192.0.2.77", "--port", "80",
              "--table-size", "1000", "--forwarding", "ipip"], "prime")
     refused(["table", "nosuch"], "nosuch")
+    refused(["lookup", "web", "2001:db8::7"], "address family")
     refused(["lookup", "nosuch", "198.51.100.7"], "nosuch")
     refused(["health", "nosuch"], "nosuch")
+    refused(["check", BAD_CFG], "bad.toml:")
     refused(["check", BAD_CFG], "table_size")
 
     # --- removals

@@ -272,8 +272,10 @@ int service_list(Ctl &ctl, bool as_json) {
             s["port"] = "all";
         }
     }
-    std::cout << objects_table(rows, {"name", "vip", "port", "protocol", "hash", "forwarding",
-                                      "table_size", "fail", "backends", "healthy", "generation"})
+    std::cout << objects_table(rows,
+                               {"name", "vip", "port", "protocol", "hash", "forwarding",
+                                "table_size", "fail", "backends", "healthy", "active"},
+                               {"id", "generation"})
                      .render();
     return 0;
 }
@@ -299,7 +301,8 @@ int service_show(Ctl &ctl, const std::string &name, bool as_json) {
         return 0;
     }
     std::istringstream lines(
-        objects_table(backends, {"address", "mac", "weight", "state", "health", "slots"}).render());
+        objects_table(backends, {"address", "mac", "weight", "state", "health", "slots"}, {"id"})
+            .render());
     for (std::string l; std::getline(lines, l);) {
         std::cout << "  " << l << "\n";
     }
@@ -440,8 +443,9 @@ int backend_list(Ctl &ctl, const std::string &service, bool as_json) {
         std::cout << fmt::format("service {} has no backends\n", service);
         return 0;
     }
-    std::cout
-        << objects_table(list, {"address", "mac", "weight", "state", "health", "slots"}).render();
+    std::cout << objects_table(list, {"address", "mac", "weight", "state", "health", "slots"},
+                               {"id"})
+                     .render();
     return 0;
 }
 
@@ -538,16 +542,25 @@ std::string render_stats(const json &prev, const json &cur, double dt) {
     }
     out += t.empty() ? "no services\n" : t.render();
     if (cur.is_object() && cur.contains("drops") && cur["drops"].is_object()) {
+        // Only the reasons that counted something; --json has them all.
         Table d({"DROP REASON", "PER SEC", "TOTAL"});
         d.right({1, 2});
         json none = json::object();
         const json &dp = (prev.is_object() && prev.contains("drops")) ? prev["drops"] : none;
+        size_t quiet = 0;
         for (auto it = cur["drops"].begin(); it != cur["drops"].end(); ++it) {
-            d.add({it.key(),
-                   rate(counter(dp, it.key().c_str()), counter(cur["drops"], it.key().c_str()), dt),
+            if (it.value().is_number() && it.value().get<double>() == 0) {
+                ++quiet;
+                continue;
+            }
+            const char *reason = it.key().c_str();
+            d.add({it.key(), rate(counter(dp, reason), counter(cur["drops"], reason), dt),
                    cell(it.value())});
         }
-        out += "\n" + (d.empty() ? std::string("no drops counted\n") : d.render());
+        out += "\n" + (d.empty() ? std::string("no drops\n") : d.render());
+        if (!d.empty() && quiet > 0) {
+            out += fmt::format("({} other drop reasons at 0)\n", quiet);
+        }
     }
     return out;
 }
@@ -716,6 +729,12 @@ int status(Ctl &ctl, bool as_json) {
     std::cout << fmt::format("sluice-control  version {}, pid {}, up {}\n", cell(r, "version"),
                              cell(r, "pid"), duration_text(r.value("uptime_s", json())));
     std::cout << fmt::format("config          {}\n", cell(r, "config"));
+    for (const char *k : {"instance", "state_file", "metrics", "services"}) {
+        if (r.contains(k)) {
+            std::cout << fmt::format("{:<16}{}\n",
+                                     std::string(k) == "state_file" ? "state file" : k, cell(r[k]));
+        }
+    }
     std::cout << fmt::format("generation      {}{}\n", cell(r, "generation"), pub);
     json dp = r.value("dataplane", json::object());
     if (!dp.is_object() || dp.empty()) {
@@ -723,8 +742,12 @@ int status(Ctl &ctl, bool as_json) {
         return 0;
     }
     bool alive = dp.value("alive", false);
-    std::cout << fmt::format("dataplane       {}, pid {}, {}\n", cell(dp, "kind"), cell(dp, "pid"),
-                             alive ? "alive" : "NOT RUNNING");
+    if (alive) {
+        std::cout << fmt::format("dataplane       {}, pid {}, alive\n", cell(dp, "kind"),
+                                 cell(dp, "pid"));
+    } else {
+        std::cout << fmt::format("dataplane       {}, NOT RUNNING\n", cell(dp, "kind"));
+    }
     const json &workers = list_member(dp, "workers");
     if (workers.empty()) {
         return 0;
