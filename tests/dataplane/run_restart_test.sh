@@ -53,7 +53,7 @@ rx_total() {
 start_dp() {
     "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
         --port "net_memif0,role=client,socket=$sock,id=0" --instance "$inst" \
-        --mac 02:00:00:00:00:aa >>dp.log 2>&1 &
+        --mac 02:00:00:00:00:aa -v >>dp.log 2>&1 &
     dp_pid=$!
     pids+=($dp_pid)
 }
@@ -94,7 +94,8 @@ start_dp
 "$region" wait-rx --instance "$inst" --packets 1 --timeout-ms 10000
 t_fwd=$("$region" now)
 resume_ms=$(( (t_fwd - t_kill) / 1000000 ))
-echo "restarted dataplane forwards again ${resume_ms} ms after the kill"
+echo "restarted dataplane forwards again ${resume_ms} ms after the kill" \
+    "($(grep 'EAL initialised' dp.log | tail -1 | sed 's/.*(+\(.*\))/EAL init \1/'))"
 sleep 0.5
 kill -INT $gen_pid
 wait $gen_pid || { echo "FAIL: sluice-gen failed"; cat gen.log; exit 1; }

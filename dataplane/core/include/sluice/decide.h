@@ -59,7 +59,11 @@ SL_INLINE int sl_decide_service(const struct sl_tables *t, const struct sl_pkt *
     return sid;
 }
 
-SL_INLINE struct sl_decision sl_decide(const struct sl_tables *t, const struct sl_pkt *pkt) {
+/* Steps 1-3: service, key, hash and slot; backend_id stays SL_DECIDE_NONE.
+ * With d.drop == SL_DROP_NONE, sl_decide_slot_addr() is the table entry that
+ * sl_decide_backend() reads: a burst loop can prefetch it for every packet
+ * first and read it afterwards, hiding the cache miss of a large table. */
+SL_INLINE struct sl_decision sl_decide_slot(const struct sl_tables *t, const struct sl_pkt *pkt) {
     struct sl_decision d;
     __builtin_memset(&d, 0, sizeof(d));
     d.service_id = SL_DECIDE_NONE;
@@ -95,13 +99,32 @@ SL_INLINE struct sl_decision sl_decide(const struct sl_tables *t, const struct s
 #else
     d.slot = sl_fastmod((uint32_t)d.hash, svc->table_fastmod, m);
 #endif
-    const uint16_t bid = t->arena[svc->table_offset + d.slot];
-    if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
-        d.drop = SL_DROP_NO_BACKEND;
-        return d;
-    }
-    d.backend_id = bid;
     d.drop = SL_DROP_NONE;
+    return d;
+}
+
+/* The arena entry of a decision from sl_decide_slot (d->drop == NONE). */
+SL_INLINE const uint16_t *sl_decide_slot_addr(const struct sl_tables *t,
+                                              const struct sl_decision *d) {
+    return &t->arena[t->services[d->service_id].table_offset + d->slot];
+}
+
+/* Step 4: the backend of a decision from sl_decide_slot. */
+SL_INLINE void sl_decide_backend(const struct sl_tables *t, struct sl_decision *d) {
+    if (d->drop != SL_DROP_NONE) {
+        return;
+    }
+    const uint16_t bid = *sl_decide_slot_addr(t, d);
+    if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
+        d->drop = SL_DROP_NO_BACKEND;
+        return;
+    }
+    d->backend_id = bid;
+}
+
+SL_INLINE struct sl_decision sl_decide(const struct sl_tables *t, const struct sl_pkt *pkt) {
+    struct sl_decision d = sl_decide_slot(t, pkt);
+    sl_decide_backend(t, &d);
     return d;
 }
 
