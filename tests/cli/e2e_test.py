@@ -344,6 +344,8 @@ try:
              "--forwarding", "ipip", "--health-type", "none"], "192.0.2.10")
     refused(["service", "add", "--name", "odd", "--vip", "192.0.2.77", "--port", "80",
              "--table-size", "1000", "--forwarding", "ipip"], "prime")
+    refused(["service", "add", "--name", "r0", "--vip", "192.0.2.78", "--port", "80",
+             "--forwarding", "ipip", "--health-rise", "0"], "rise")
     refused(["table", "nosuch"], "nosuch")
     refused(["lookup", "web", "2001:db8::7"], "address family")
     refused(["lookup", "nosuch", "198.51.100.7"], "nosuch")
@@ -362,6 +364,15 @@ try:
         fail(f"service list after deletes: {names}")
 
     # --- reload and check
+    ok(["reload"], ["reloaded"])
+    # a broken file: reload refused with FILE:LINE, the old state keeps serving
+    shutil.copy(CFG, CFG + ".good")
+    shutil.copy(BAD_CFG, CFG)
+    gen_before = js(["status"]).get("generation")
+    refused(["reload"], "table_size")
+    if js(["status"]).get("generation") != gen_before:
+        fail("a refused reload published a new generation")
+    shutil.copy(CFG + ".good", CFG)
     ok(["reload"], ["reloaded"])
     ok(["check", CFG], ["ok"])
     c = js(["check", CFG])
