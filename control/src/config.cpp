@@ -49,6 +49,16 @@ class TableReader {
         return t_.get(key);
     }
     std::string field(std::string_view key) const { return field_ + "." + std::string(key); }
+    // Refuses unknown keys before anything else, so that a typo of a
+    // required key is reported as the typo.
+    void allow(std::initializer_list<std::string_view> keys) const {
+        for (auto &&[k, v] : t_) {
+            if (std::find(keys.begin(), keys.end(), k.str()) == keys.end()) {
+                const unsigned l = k.source().begin.line != 0 ? k.source().begin.line : line(&v);
+                fail(path_, l, field(k.str()), "unknown key");
+            }
+        }
+    }
     unsigned line() const { return line_of(t_); }
     unsigned line(const toml::node *n) const {
         const unsigned l = n != nullptr ? line_of(*n) : 0;
@@ -269,6 +279,8 @@ bool is_unusable(const Address &a) {
 DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
     DataplaneConfig d;
     TableReader r(t, "dataplane", path);
+    r.allow({"kind", "instance", "ports", "two_armed", "mac", "ipv4", "ipv6", "gateway_mac", "mtu",
+             "gue_port", "eal_args"});
     if (auto v = r.choice("kind", {"dpdk", "xdp"})) {
         d.kind = *v;
     }
@@ -315,6 +327,7 @@ DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
 ControlConfig parse_control(const toml::table &t, const std::string &path) {
     ControlConfig c;
     TableReader r(t, "control", path);
+    r.allow({"socket", "socket_mode", "state_dir", "metrics_listen"});
     if (auto v = r.str("socket")) {
         if (v->empty() || v->size() >= sizeof(sockaddr_un::sun_path)) {
             r.fail_at(r.get("socket"), "socket",
@@ -384,6 +397,7 @@ namespace detail {
 Backend parse_backend(const toml::table &t, const std::string &field, const std::string &path) {
     Backend b;
     TableReader r(t, field, path);
+    r.allow({"address", "mac", "weight", "state"});
     b.line = r.line();
     auto a = r.address("address");
     if (!a) {
@@ -404,6 +418,8 @@ Backend parse_backend(const toml::table &t, const std::string &field, const std:
 Service parse_service(const toml::table &t, const std::string &field, const std::string &path) {
     Service s;
     TableReader r(t, field, path);
+    r.allow({"name", "vip", "port", "protocol", "hash", "forwarding", "table_size", "fail",
+             "health", "backend", "backends"});
     s.line = r.line();
     s.name = r.required_str("name");
     if (!valid_name(s.name)) {
@@ -445,6 +461,7 @@ Service parse_service(const toml::table &t, const std::string &field, const std:
     }
     if (const toml::table *h = r.table("health")) {
         TableReader hr(*h, r.field("health"), path);
+        hr.allow({"type", "path", "expect", "port", "interval", "timeout", "rise", "fall"});
         if (auto v = hr.choice("type", {"tcp", "http", "none"})) {
             s.health.type = *v;
         }

@@ -1,0 +1,393 @@
+// The control API end to end: the real sluice-control binary, a real Unix
+// socket, every command and every error path of docs/API.md. A refused
+// request must change nothing (same generation, same state).
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+using namespace sluice::test;
+using sluice::Region;
+
+namespace {
+
+const char *kServices = R"([[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+table_size = 251
+[service.health]
+type = "none"
+[[service.backend]]
+address = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+[[service.backend]]
+address = "10.0.0.2"
+mac = "02:00:00:00:00:02"
+)";
+
+struct Fixture {
+    TempDir dir;
+    std::string instance = instance_name("api");
+    std::string config = dir.file("sluice.toml");
+    DaemonProcess daemon{config, dir.file("ctl.sock"), dir.file("daemon.log")};
+
+    explicit Fixture(const std::string &extra_control = "") {
+        write_file(config, config_head(dir, instance) + extra_control + kServices);
+        daemon.start();
+    }
+    ~Fixture() {
+        daemon.kill9();
+        Region::unlink(instance);
+    }
+};
+
+std::string http_get(const std::string &hostport, const std::string &path) {
+    const auto colon = hostport.rfind(':');
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
+    inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &a.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) > 0);
+    std::string out;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) {
+            continue;
+        }
+        char buf[65536];
+        const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+            break;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+void expect_error(Client &c, const json &reply, const std::string &code, const std::string &text,
+                  uint64_t generation) {
+    INFO(reply.dump());
+    CHECK(reply["v"] == 1);
+    CHECK(reply["ok"] == false);
+    CHECK(reply["error"]["code"] == code);
+    CHECK_THAT(reply["error"]["message"].get<std::string>(), Catch::Contains(text));
+    CHECK(c.ok("status")["generation"] == generation);
+}
+
+} // namespace
+
+TEST_CASE("status, lists, show, table and lookup", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    const json st = c.ok("status");
+    CHECK(st["version"] == "0.1.0");
+    CHECK(st["pid"] == f.daemon.pid());
+    CHECK(st["config"] == f.config);
+    CHECK(st["generation"].get<uint64_t>() >= 1);
+    CHECK(st["dataplane"]["alive"] == false);
+    CHECK(st["dataplane"]["workers"].empty());
+
+    const json list = c.ok("service.list")["services"];
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["name"] == "web");
+    CHECK(list[0]["vip"] == "192.0.2.1");
+    CHECK(list[0]["port"] == 80);
+    CHECK(list[0]["backends"] == 2);
+    CHECK(list[0]["active"] == 2);
+
+    const json show = c.ok("service.show", {{"name", "web"}})["service"];
+    CHECK(show["forwarding"] == "dsr-l2");
+    CHECK(show["table_size"] == 251);
+    REQUIRE(show["backends"].size() == 2);
+    CHECK(show["backends"][0]["mac"] == "02:00:00:00:00:01");
+    CHECK(show["backends"][0]["slots"].get<unsigned>() +
+              show["backends"][1]["slots"].get<unsigned>() ==
+          251);
+
+    const json table = c.ok("table", {{"service", "web"}});
+    CHECK(table["size"] == 251);
+    REQUIRE(table["backends"].size() == 2);
+
+    // lookup runs the dataplane's decision on the published tables; the
+    // region read directly agrees.
+    const json lk = c.ok("lookup", {{"service", "web"}, {"src", "198.51.100.7"}, {"sport", 40000}});
+    CHECK(lk["service"] == "web");
+    const std::string be = lk["backend"];
+    CHECK((be == "10.0.0.1" || be == "10.0.0.2"));
+    Region obs = Region::open(f.instance, Region::Role::Observer);
+    const sl_tables *t = obs.published();
+    REQUIRE(t != nullptr);
+    const uint16_t sid = show["id"];
+    const uint32_t slot = lk["slot"];
+    const uint16_t bid = t->arena[t->services[sid].table_offset + slot];
+    CHECK(bid == lk["backend_id"]);
+
+    const json lk_none =
+        c.ok("lookup", {{"service", "web"}, {"src", "198.51.100.7"}, {"dport", 81}});
+    CHECK(lk_none["drop"] == "not_vip");
+    CHECK(lk_none["backend"].is_null());
+
+    const json health = c.ok("health");
+    CHECK(health["services"][0]["backends"][0]["healthy"] == true);
+    const json stats = c.ok("stats");
+    CHECK(stats["services"][0]["packets"] == 0);
+    CHECK(stats["drops"].contains("not_vip"));
+
+    // Metrics endpoint.
+    const std::string m = http_get(st["metrics"], "/metrics");
+    CHECK_THAT(m, Catch::Contains("200 OK"));
+    CHECK_THAT(m, Catch::Contains("sluice_service_packets_total{service=\"web\"} 0"));
+    CHECK_THAT(m,
+               Catch::Contains("sluice_backend_healthy{service=\"web\",backend=\"10.0.0.1\"} 1"));
+    CHECK_THAT(m, Catch::Contains("sluice_drops_total{reason=\"no_backend\"} 0"));
+    CHECK_THAT(m, Catch::Contains("sluice_table_generation "));
+    CHECK_THAT(m, Catch::Contains("sluice_publish_duration_seconds "));
+}
+
+TEST_CASE("changes: add, drain, weight, delete; each acknowledged with its generation", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    Region obs = Region::open(f.instance, Region::Role::Observer);
+    uint64_t g = c.ok("status")["generation"];
+
+    const json add = c.ok("backend.add", {{"service", "web"},
+                                          {"address", "10.0.0.3"},
+                                          {"mac", "02:00:00:00:00:03"},
+                                          {"weight", 50}});
+    CHECK(add["generation"] == g + 1);
+    g = add["generation"];
+    CHECK(obs.generation() == g);
+    json bl = c.ok("backend.list", {{"service", "web"}})["backends"];
+    REQUIRE(bl.size() == 3);
+    CHECK(bl[2]["address"] == "10.0.0.3");
+    CHECK(bl[2]["weight"] == 50);
+    const uint16_t b3 = bl[2]["id"];
+    CHECK(table_owners(obs, 0).count(b3) == 1);
+
+    CHECK(c.ok("backend.drain", {{"service", "web"}, {"address", "10.0.0.3"}})["generation"] ==
+          g + 1);
+    CHECK(table_owners(obs, 0).count(b3) == 0);
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"][2]["state"] == "drained");
+    CHECK(c.ok("backend.undrain", {{"service", "web"}, {"address", "10.0.0.3"}})["generation"] ==
+          g + 2);
+    CHECK(table_owners(obs, 0).count(b3) == 1);
+    c.ok("backend.weight", {{"service", "web"}, {"address", "10.0.0.3"}, {"weight", 0}});
+    CHECK(table_owners(obs, 0).count(b3) == 0);
+    c.ok("backend.del", {{"service", "web"}, {"address", "10.0.0.1"}});
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2);
+
+    // A whole service, with IPv6 VIP, all ports, GUE to an IPv4 backend.
+    json svc = {{"name", "dns"},
+                {"vip", "2001:db8::53"},
+                {"port", "all"},
+                {"protocol", "udp"},
+                {"hash", "src-ip"},
+                {"forwarding", "gue"},
+                {"table_size", 101},
+                {"health", {{"type", "none"}}},
+                {"backends", json::array({{{"address", "10.0.1.1"}}})}};
+    c.ok("service.add", svc);
+    const json show = c.ok("service.show", {{"name", "dns"}})["service"];
+    CHECK(show["port"] == 0);
+    CHECK(show["hash"] == "src-ip");
+    CHECK(show["source"] == "api");
+    const json lk = c.ok("lookup", {{"service", "dns"}, {"src", "2001:db8::99"}, {"dport", 5353}});
+    CHECK(lk["backend"] == "10.0.1.1");
+    c.ok("backend.add", {{"service", "dns"}, {"address", "10.0.1.2"}});
+    CHECK(c.ok("backend.list", {{"service", "dns"}})["backends"].size() == 2);
+    c.ok("service.del", {{"name", "dns"}});
+    CHECK(c.call("service.show", {{"name", "dns"}})["error"]["code"] == "not_found");
+    c.ok("service.del", {{"name", "web"}});
+    CHECK(c.ok("service.list")["services"].empty());
+}
+
+TEST_CASE("every error path answers with its code and changes nothing", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    const uint64_t g = c.ok("status")["generation"];
+    const std::string state_before = read_file(f.dir.file("state/state.json"));
+
+    expect_error(c, c.raw("{not json"), "bad_request", "malformed JSON", g);
+    expect_error(c, c.raw("[1,2]"), "bad_request", "a request is a JSON object", g);
+    expect_error(c, c.raw(R"({"id": 5, "cmd": "status"})"), "bad_version", "missing \"v\"", g);
+    json r = c.raw(R"({"v": 2, "id": "x", "cmd": "status"})");
+    CHECK(r["id"] == "x");
+    expect_error(c, r, "bad_version", "API version 2 is not supported", g);
+    expect_error(c, c.raw(R"({"v": 1, "id": 1})"), "bad_request", "missing or non-string \"cmd\"",
+                 g);
+    expect_error(c, c.raw(R"({"v": 1, "cmd": "status", "args": [1]})"), "bad_request",
+                 "\"args\" must be an object", g);
+    expect_error(c, c.raw(R"({"v": 1, "cmd": "status", "extra": 1})"), "bad_request",
+                 "unknown request field \"extra\"", g);
+    expect_error(c, c.call("service.explode"), "unknown_command",
+                 "unknown command \"service.explode\"", g);
+    expect_error(c, c.call("status", {{"verbose", true}}), "bad_request",
+                 "unknown argument \"verbose\"", g);
+    expect_error(c, c.call("service.show", {{"name", "nope"}}), "not_found",
+                 "service 'nope' does not exist", g);
+    expect_error(c, c.call("service.show", {{"name", 3}}), "bad_request",
+                 "argument \"name\" must be a string", g);
+    expect_error(c, c.call("service.show"), "bad_request", "missing argument \"name\"", g);
+    expect_error(c, c.call("backend.add", {{"service", "nope"}, {"address", "10.0.0.9"}}),
+                 "not_found", "service 'nope' does not exist", g);
+    expect_error(
+        c,
+        c.call("backend.add",
+               {{"service", "web"}, {"address", "10.0.0.1"}, {"mac", "02:00:00:00:00:09"}}),
+        "exists", "backend 10.0.0.1 of service 'web' exists", g);
+    expect_error(c, c.call("backend.add", {{"service", "web"}, {"address", "10.0.0.999"}}),
+                 "bad_request", "backend.address: \"10.0.0.999\" is not an IPv4 or IPv6 address",
+                 g);
+    expect_error(c, c.call("backend.add", {{"service", "web"}}), "bad_request",
+                 "missing argument \"address\"", g);
+    expect_error(c,
+                 c.call("backend.add", {{"service", "web"},
+                                        {"address", "10.0.0.9"},
+                                        {"mac", "02:00:00:00:00:09"},
+                                        {"weight", 70000}}),
+                 "bad_request", "backend.weight: 70000 is out of range 0..65535", g);
+    expect_error(c, c.call("backend.add", {{"service", "web"}, {"address", "10.0.0.9"}}), "invalid",
+                 "service[web].backend[10.0.0.9].mac: required for forwarding = \"dsr-l2\"", g);
+    expect_error(c, c.call("backend.del", {{"service", "web"}, {"address", "10.0.0.9"}}),
+                 "not_found", "service 'web' has no backend 10.0.0.9", g);
+    expect_error(c, c.call("backend.drain", {{"service", "web"}, {"address", "bad"}}),
+                 "bad_request", "address: \"bad\" is not an IPv4 or IPv6 address", g);
+    expect_error(
+        c, c.call("backend.weight", {{"service", "web"}, {"address", "10.0.0.1"}, {"weight", -1}}),
+        "bad_request", "weight must be an integer 0..65535", g);
+    expect_error(
+        c, c.call("backend.weight", {{"service", "web"}, {"address", "10.0.0.1"}, {"weight", "9"}}),
+        "bad_request", "weight must be an integer 0..65535", g);
+    json dup = {{"name", "web"}, {"vip", "192.0.2.9"}, {"port", 80}};
+    expect_error(c, c.call("service.add", dup), "exists", "service 'web' exists", g);
+    json clash = {{"name", "web2"}, {"vip", "192.0.2.1"}, {"port", 80}};
+    expect_error(c, c.call("service.add", clash), "invalid",
+                 "service[web2].vip: 192.0.2.1 port 80 tcp is already served by service[web] "
+                 "\"web\" (line 9)",
+                 g);
+    json typo = {{"name", "x"}, {"vip", "192.0.2.9"}, {"port", 80}, {"protocl", "tcp"}};
+    expect_error(c, c.call("service.add", typo), "bad_request", "service.protocl: unknown key", g);
+    json notprime = {{"name", "x"}, {"vip", "192.0.2.9"}, {"port", 80}, {"table_size", 100}};
+    expect_error(c, c.call("service.add", notprime), "invalid",
+                 "service[x].table_size: 100 is not a prime (the next prime is 101)", g);
+    expect_error(c, c.call("lookup", {{"service", "web"}, {"src", "2001:db8::1"}}), "bad_request",
+                 "src and dst must be of the same address family", g);
+    expect_error(c, c.call("lookup", {{"service", "web"}, {"src", "10.1.1.1"}, {"sport", 70000}}),
+                 "bad_request", "sport must be an integer 0..65535", g);
+    expect_error(c, c.call("check", {{"path", f.dir.file("absent.toml")}}), "invalid",
+                 "absent.toml: cannot read", g);
+    CHECK(read_file(f.dir.file("state/state.json")) == state_before);
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2);
+}
+
+TEST_CASE("a request not received completely within 5 s gets timeout", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    const std::string partial = R"({"v": 1, "cmd": "sta)";
+    REQUIRE(::send(c.fd(), partial.data(), partial.size(), MSG_NOSIGNAL) > 0);
+    std::string got;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (got.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
+        pollfd p{c.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) > 0) {
+            char buf[1024];
+            const ssize_t n = ::recv(c.fd(), buf, sizeof(buf), 0);
+            if (n <= 0) {
+                break;
+            }
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    const json r = json::parse(got.substr(0, got.find('\n')));
+    CHECK(r["error"]["code"] == "timeout");
+}
+
+TEST_CASE("the socket is created with the configured mode", "[api]") {
+    Fixture f("socket_mode = \"0640\"\n");
+    struct stat st {};
+    REQUIRE(::stat(f.dir.file("ctl.sock").c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0640);
+}
+
+TEST_CASE("reload: a good file is applied, a bad one leaves the old state serving", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    Region obs = Region::open(f.instance, Region::Role::Observer);
+    const uint64_t g = c.ok("status")["generation"];
+    // An API change survives reloads (docs/CONFIG.md).
+    c.ok("backend.drain", {{"service", "web"}, {"address", "10.0.0.2"}});
+
+    // A bad file: refused with FILE:LINE: field: reason; tables untouched.
+    const std::string good = read_file(f.config);
+    write_file(f.config, good + "[[service.backend]]\naddress = \"10.0.0.7\"\n");
+    const auto before = table_owners(obs, 0);
+    const json bad = c.call("reload");
+    CHECK(bad["error"]["code"] == "invalid");
+    CHECK(bad["error"]["message"] ==
+          f.config + ":22: service[0].backend[2].mac: required for forwarding = \"dsr-l2\"");
+    CHECK(c.ok("status")["generation"] == g + 1);
+    CHECK(table_owners(obs, 0) == before);
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2);
+    // The check command says the same without touching anything.
+    CHECK(c.call("check", {{"path", f.config}})["error"]["message"] == bad["error"]["message"]);
+
+    // A good file: a third backend appears; the API's drain still holds.
+    write_file(f.config,
+               good + "[[service.backend]]\naddress = \"10.0.0.7\"\nmac = \"02:00:00:00:00:07\"\n");
+    CHECK(c.ok("check", {{"path", f.config}})["ok"] == true);
+    const json ok = c.ok("reload");
+    CHECK(ok["generation"] == g + 2);
+    const json bl = c.ok("backend.list", {{"service", "web"}})["backends"];
+    REQUIRE(bl.size() == 3);
+    CHECK(bl[1]["state"] == "drained");
+
+    // SIGHUP does the same as the reload command.
+    write_file(f.config, good);
+    f.daemon.hup();
+    CHECK(wait_until([&] {
+        return c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2;
+    }));
+    CHECK(c.ok("status")["generation"] == g + 3);
+    // A bad file on SIGHUP: logged, old state serving.
+    write_file(f.config, "[[service]\n");
+    f.daemon.hup();
+    CHECK(wait_until([&] {
+        return read_file(f.dir.file("daemon.log")).find("reload refused") != std::string::npos;
+    }));
+    CHECK(c.ok("status")["generation"] == g + 3);
+}
+
+TEST_CASE("sluice-control --check exits 0 or 1 with FILE:LINE: field: reason", "[api]") {
+    TempDir dir;
+    const std::string good = dir.file("good.toml");
+    const std::string bad = dir.file("bad.toml");
+    write_file(good, config_head(dir, instance_name("check")) + kServices);
+    std::string text = config_head(dir, instance_name("check")) + kServices;
+    text.replace(text.find("table_size = 251"), 16, "table_size = 100");
+    write_file(bad, text);
+    auto run = [&](const std::string &file) {
+        const std::string cmd = std::string(SLUICE_CONTROL_BIN) + " --check " + file + " 2>" +
+                                dir.file("err") + " >" + dir.file("out");
+        const int st = std::system(cmd.c_str());
+        return WEXITSTATUS(st);
+    };
+    CHECK(run(good) == 0);
+    CHECK(read_file(dir.file("out")) == good + ": ok\n");
+    CHECK(run(bad) == 1);
+    CHECK(read_file(dir.file("err")) ==
+          bad + ":9: service[0].table_size: 100 is not a prime (the next prime is 101)\n");
+}

@@ -1,0 +1,271 @@
+// The config file: every validation rule with its exact message
+// ("FILE:LINE: field: reason"), defaults, and what a valid file yields.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "sluice/config.hpp"
+
+using sluice::config::ConfigError;
+using sluice::config::parse;
+
+namespace {
+
+// A valid file; tests append to it or replace a line. Line numbers matter.
+const std::string kHead = R"(seed = "000102030405060708090a0b0c0d0e0f"
+[dataplane]
+instance = "t1"
+ipv4 = "192.0.2.10"
+[control]
+socket = "/tmp/x.sock"
+state_dir = "/tmp/state"
+)";
+// kHead is 7 lines; the first [[service]] below is line 8.
+const std::string kWeb = R"([[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+[[service.backend]]
+address = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+)";
+
+std::string message_of(const std::string &text) {
+    try {
+        parse(text, "sluice.toml");
+    } catch (const ConfigError &e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+} // namespace
+
+TEST_CASE("a valid file: values and defaults", "[config]") {
+    const auto c = parse(kHead + kWeb + R"([[service]]
+name = "dns"
+vip = "2001:db8::53"
+port = "all"
+protocol = "udp"
+hash = "src-ip"
+forwarding = "gue"
+table_size = 251
+fail = "closed"
+[service.health]
+type = "http"
+path = "/healthz"
+expect = 204
+port = 8080
+interval = "2s"
+timeout = 300
+rise = 3
+fall = 4
+[[service.backend]]
+address = "192.0.2.77"
+weight = 7
+state = "drained"
+)",
+                         "sluice.toml");
+    REQUIRE(c.services.size() == 2);
+    const auto &web = c.services[0];
+    CHECK(web.name == "web");
+    CHECK(web.line == 8);
+    CHECK(web.port == 80);
+    CHECK(web.proto == SL_IPPROTO_TCP);
+    CHECK(web.hash_mode == SL_HASH_5TUPLE);
+    CHECK(web.fwd_mode == SL_FWD_DSR_L2);
+    CHECK(web.table_size == SL_DEFAULT_TABLE_SIZE);
+    CHECK_FALSE(web.fail_closed);
+    CHECK(web.health.type == "tcp");
+    CHECK(web.backends.at(0).weight == 100);
+    CHECK(web.backends.at(0).state == "active");
+    CHECK(web.backends.at(0).line == 12);
+    const auto &dns = c.services[1];
+    CHECK(dns.port == 0);
+    CHECK(dns.proto == SL_IPPROTO_UDP);
+    CHECK(dns.hash_mode == SL_HASH_SRC_IP);
+    CHECK(dns.fwd_mode == SL_FWD_GUE);
+    CHECK(dns.vip.family == SL_AF_INET6);
+    CHECK(dns.table_size == 251);
+    CHECK(dns.fail_closed);
+    CHECK(dns.health.type == "http");
+    CHECK(dns.health.path == "/healthz");
+    CHECK(dns.health.expect_status == 204);
+    CHECK(dns.health.port == 8080);
+    CHECK(dns.health.interval_ms == 2000);
+    CHECK(dns.health.timeout_ms == 300);
+    CHECK(dns.health.rise == 3);
+    CHECK(dns.health.fall == 4);
+    CHECK(dns.backends.at(0).weight == 7);
+    CHECK(dns.backends.at(0).state == "drained");
+    CHECK(c.control.socket == "/tmp/x.sock");
+    CHECK(c.control.socket_mode == 0660);
+    CHECK(c.dataplane.instance == "t1");
+    REQUIRE(c.seed);
+    auto seed = sluice::config::parse_seed(*c.seed);
+    REQUIRE(seed);
+    CHECK(seed->k0 == 0x0706050403020100ULL);
+    CHECK(seed->k1 == 0x0f0e0d0c0b0a0908ULL);
+}
+
+TEST_CASE("every validation rule, with its exact message", "[config]") {
+    struct Case {
+        const char *rule;
+        std::string text;
+        std::string message;
+    };
+    const std::string bk =
+        "[[service.backend]]\naddress = \"10.0.0.2\"\nmac = \"02:00:00:00:00:02\"\n";
+    const std::vector<Case> cases = {
+        {"TOML syntax", kHead + "[[service]\n", "sluice.toml:8: syntax: "},
+        {"unknown top-level key", "sed = 1\n" + kHead, "sluice.toml:1: sed: unknown key"},
+        {"unknown service key (typo)", kHead + "[[service]]\nname = \"web\"\nhelth = 1\n",
+         "sluice.toml:10: service[0].helth: unknown key"},
+        {"unknown backend key", kHead + kWeb + "wieght = 3\n",
+         "sluice.toml:15: service[0].backend[0].wieght: unknown key"},
+        {"unknown health key", kHead + kWeb + "[service.health]\nintervall = 3\n",
+         "sluice.toml:16: service[0].health.intervall: unknown key"},
+        {"unknown control key", kHead + "sockett = \"/x\"\n",
+         "sluice.toml:8: control.sockett: unknown key"},
+        {"service name required", kHead + "[[service]]\nvip = \"192.0.2.1\"\nport = 80\n",
+         "sluice.toml:8: service[0].name: required"},
+        {"bad service name", kHead + "[[service]]\nname = \"a b\"\n",
+         "sluice.toml:9: service[0].name: \"a b\" is not 1-63 characters of [A-Za-z0-9._-]"},
+        {"vip required", kHead + "[[service]]\nname = \"x\"\nport = 80\n",
+         "sluice.toml:8: service[0].vip: required"},
+        {"bad vip", kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2\"\n",
+         "sluice.toml:10: service[0].vip: \"192.0.2\" is not an IPv4 or IPv6 address"},
+        {"multicast vip", kHead + "[[service]]\nname = \"x\"\nvip = \"224.0.0.1\"\nport = 1\n",
+         "sluice.toml:8: service[0].vip: 224.0.0.1 is unspecified, broadcast or multicast"},
+        {"port required", kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\n",
+         "sluice.toml:8: service[0].port: required (0 or \"all\" for all ports)"},
+        {"bad port", kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 70000\n",
+         "sluice.toml:11: service[0].port: must be 1..65535, or 0 or \"all\" for all ports"},
+        {"bad protocol", kHead + kWeb + "protocol = \"sctp\"\n",
+         "sluice.toml:15: service[0].backend[0].protocol: unknown key"},
+        {"bad protocol in service",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nprotocol = \"sctp\"\n",
+         "sluice.toml:12: service[0].protocol: \"sctp\" is not one of \"tcp\", \"udp\""},
+        {"bad hash",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nhash = \"dst-ip\"\n",
+         "sluice.toml:12: service[0].hash: \"dst-ip\" is not one of \"5tuple\", \"src-ip-port\", "
+         "\"src-ip\""},
+        {"bad forwarding",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nforwarding = \"nat\"\n",
+         "sluice.toml:12: service[0].forwarding: \"nat\" is not one of \"dsr-l2\", \"ipip\", "
+         "\"gue\""},
+        {"bad fail",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nfail = \"maybe\"\n",
+         "sluice.toml:12: service[0].fail: \"maybe\" is not one of \"open\", \"closed\""},
+        {"wrong type", kHead + "[[service]]\nname = 5\n",
+         "sluice.toml:9: service[0].name: must be a string"},
+        {"table size not prime",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\ntable_size = 65536\n",
+         "sluice.toml:8: service[0].table_size: 65536 is not a prime (the next prime is 65537)"},
+        {"table size too large",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\ntable_size = 4194304\n",
+         "sluice.toml:8: service[0].table_size: 4194304 is larger than the largest table size "
+         "4194301"},
+        {"table smaller than backends",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\ntable_size = 2\n" +
+             "[[service.backend]]\naddress = \"10.0.0.1\"\nmac = \"02:00:00:00:00:01\"\n" + bk +
+             "[[service.backend]]\naddress = \"10.0.0.3\"\nmac = \"02:00:00:00:00:03\"\n",
+         "sluice.toml:8: service[0].table_size: 2 is smaller than the number of backends (3)"},
+        {"dsr-l2 backend without MAC",
+         kHead + kWeb + "[[service]]\nname = \"api\"\nvip = \"192.0.2.2\"\nport = 80\n" +
+             "[[service.backend]]\naddress = \"10.0.0.9\"\n",
+         "sluice.toml:19: service[1].backend[0].mac: required for forwarding = \"dsr-l2\""},
+        {"multicast MAC",
+         kHead + kWeb +
+             "[[service.backend]]\naddress = \"10.0.0.2\"\nmac = \"01:00:5e:00:00:01\"\n",
+         "sluice.toml:15: service[0].backend[1].mac: 01:00:5e:00:00:01 is not a unicast MAC "
+         "address"},
+        {"bad MAC", kHead + kWeb + "[[service.backend]]\naddress = \"10.0.0.2\"\nmac = \"02:00\"\n",
+         "sluice.toml:17: service[0].backend[1].mac: \"02:00\" is not a MAC address (like "
+         "02:00:00:00:00:01)"},
+        {"backend address required", kHead + kWeb + "[[service.backend]]\nweight = 1\n",
+         "sluice.toml:15: service[0].backend[1].address: required"},
+        {"bad backend address", kHead + kWeb + "[[service.backend]]\naddress = \"10.0.0.256\"\n",
+         "sluice.toml:16: service[0].backend[1].address: \"10.0.0.256\" is not an IPv4 or IPv6 "
+         "address"},
+        {"duplicate backend",
+         kHead + kWeb +
+             "[[service.backend]]\naddress = \"10.0.0.1\"\nmac = \"02:00:00:00:00:02\"\n",
+         "sluice.toml:15: service[0].backend[1].address: 10.0.0.1 is already service[0].backend[0] "
+         "(line 12)"},
+        {"weight out of range", kHead + kWeb + "weight = 70000\n",
+         "sluice.toml:15: service[0].backend[0].weight: 70000 is out of range 0..65535"},
+        {"bad backend state", kHead + kWeb + "state = \"down\"\n",
+         "sluice.toml:15: service[0].backend[0].state: \"down\" is not one of \"active\", "
+         "\"drained\""},
+        {"duplicate service name",
+         kHead + kWeb + "[[service]]\nname = \"web\"\nvip = \"192.0.2.2\"\nport = 80\n",
+         "sluice.toml:15: service[1].name: \"web\" is already the name of service[0] (line 8)"},
+        {"same VIP, port and protocol twice",
+         kHead + kWeb + "[[service]]\nname = \"web2\"\nvip = \"192.0.2.1\"\nport = 80\n",
+         "sluice.toml:15: service[1].vip: 192.0.2.1 port 80 tcp is already served by service[0] "
+         "\"web\" (line 8)"},
+        {"ipip: IPv6 VIP to an IPv4 backend",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"2001:db8::1\"\nport = 1\nforwarding = " +
+             "\"ipip\"\n[[service.backend]]\naddress = \"10.0.0.1\"\n",
+         "sluice.toml:13: service[0].backend[0].address: an IPv6 VIP cannot be sent to an IPv4 "
+         "backend with forwarding = \"ipip\" (IPv4-in-IPv4, IPv6-in-IPv6 and IPv4-in-IPv6 only)"},
+        {"encapsulation needs the box's own address of the backend's family",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"2001:db8::1\"\nport = 1\nforwarding = " +
+             "\"gue\"\n[[service.backend]]\naddress = \"2001:db8::2\"\n",
+         "sluice.toml:13: service[0].backend[0].address: forwarding = \"gue\" to an IPv6 backend "
+         "needs dataplane.ipv6 (the outer source address)"},
+        {"health type", kHead + kWeb + "[service.health]\ntype = \"icmp\"\n",
+         "sluice.toml:16: service[0].health.type: \"icmp\" is not one of \"tcp\", \"http\", "
+         "\"none\""},
+        {"health path", kHead + kWeb + "[service.health]\npath = \"healthz\"\n",
+         "sluice.toml:16: service[0].health.path: \"healthz\" must start with / and contain no "
+         "white space"},
+        {"health expect", kHead + kWeb + "[service.health]\nexpect = 99\n",
+         "sluice.toml:16: service[0].health.expect: 99 is out of range 100..599"},
+        {"health duration", kHead + kWeb + "[service.health]\ninterval = \"1m\"\n",
+         "sluice.toml:16: service[0].health.interval: must be a duration: milliseconds, or a "
+         "string like \"500ms\" or \"2s\" (1ms..1h)"},
+        {"health timeout longer than interval",
+         kHead + kWeb + "[service.health]\ninterval = 100\ntimeout = 200\n",
+         "sluice.toml:17: service[0].health.timeout: 200ms is longer than interval (100ms)"},
+        {"health rise", kHead + kWeb + "[service.health]\nrise = 0\n",
+         "sluice.toml:16: service[0].health.rise: 0 is out of range 1..100"},
+        {"seed", "seed = \"abc\"\n", "sluice.toml:1: seed: must be a string of 32 hex digits"},
+        {"instance name", "[dataplane]\ninstance = \"a/b\"\n",
+         "sluice.toml:2: dataplane.instance: \"a/b\" is not 1-64 characters of [A-Za-z0-9_-]"},
+        {"dataplane kind", "[dataplane]\nkind = \"vpp\"\n",
+         "sluice.toml:2: dataplane.kind: \"vpp\" is not one of \"dpdk\", \"xdp\""},
+        {"dataplane ipv4 family", "[dataplane]\nipv4 = \"::1\"\n",
+         "sluice.toml:2: dataplane.ipv4: must be an IPv4 address"},
+        {"mtu", "[dataplane]\nmtu = 100\n",
+         "sluice.toml:2: dataplane.mtu: 100 is out of range 576..9216"},
+        {"socket mode", "[control]\nsocket_mode = \"0999\"\n",
+         "sluice.toml:2: control.socket_mode: must be a file mode like \"0660\" or 0o660"},
+        {"state dir", "[control]\nstate_dir = \"rel\"\n",
+         "sluice.toml:2: control.state_dir: must be an absolute path"},
+        {"metrics address", "[control]\nmetrics_listen = \"localhost\"\n",
+         "sluice.toml:2: control.metrics_listen: \"localhost\" is not ADDRESS:PORT (like "
+         "127.0.0.1:9300 or [::1]:9300)"},
+    };
+    for (const Case &c : cases) {
+        INFO("rule: " << c.rule);
+        const std::string got = message_of(c.text);
+        if (std::string(c.rule) == "TOML syntax") {
+            CHECK(got.rfind(c.message, 0) == 0);
+        } else {
+            CHECK(got == c.message);
+        }
+    }
+}
+
+TEST_CASE("socket_mode as an octal integer, metrics on [::1]", "[config]") {
+    const auto c = parse("[control]\nsocket_mode = 0o600\nmetrics_listen = \"[::1]:9300\"\n", "f");
+    CHECK(c.control.socket_mode == 0600);
+    CHECK(c.control.metrics_listen == "[::1]:9300");
+}
+
+TEST_CASE("load names a missing file", "[config]") {
+    CHECK_THROWS_WITH(sluice::config::load("/nonexistent/sluice.toml"),
+                      "/nonexistent/sluice.toml: cannot read: No such file or directory");
+}
