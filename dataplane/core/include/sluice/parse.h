@@ -5,6 +5,11 @@
  *
  * sl_parse() classifies any byte string of any length and never reads
  * outside [data, data + len). On SL_VERDICT_DROP, pkt->drop names why.
+ * The entry points (parse_impl.h):
+ *   enum sl_verdict sl_parse(const uint8_t *data, uint32_t len, struct sl_pkt *pkt);
+ *   enum sl_verdict sl_parse_frame(const uint8_t *data, const uint8_t *data_end,
+ *                                  struct sl_pkt *pkt);   (XDP: ctx->data, ctx->data_end)
+ * The rules, verdicts and drop reasons: docs/PARSING.md.
  */
 #ifndef SLUICE_PARSE_H
 #define SLUICE_PARSE_H
@@ -27,7 +32,7 @@ enum sl_verdict {
 
 enum sl_frag {
     SL_FRAG_NONE = 0,
-    SL_FRAG_FIRST, /* offset 0, more fragments follow: ports present but not used */
+    SL_FRAG_FIRST, /* offset 0, more follow: l4_off set (header may be cut), ports unused */
     SL_FRAG_LATER, /* offset > 0: no L4 header */
 };
 
@@ -36,7 +41,12 @@ enum sl_frag {
  * so that all pieces of one datagram hash alike and reach one backend, which
  * reassembles. In `src-ip` mode fragments and whole packets of a client map
  * alike; in `5tuple` and `src-ip-port` modes a fragmented datagram may reach
- * another backend than the flow's unfragmented packets. */
+ * another backend than the flow's unfragmented packets.
+ * A fragment is IPv4 with MF or an offset, or IPv6 with a fragment header
+ * (an atomic fragment, offset 0 and M clear, is none: RFC 6946). Its protocol
+ * is the one the IPv4 header or the fragment header names: TCP and UDP give
+ * SL_VERDICT_FLOW, ICMP/ICMPv6 SL_DROP_ICMP_UNSUPPORTED (no reassembly),
+ * anything else SL_DROP_L4_UNSUPPORTED. */
 
 #define SL_MAX_VLAN_TAGS 2
 #define SL_MAX_IPV6_EXT 8
