@@ -293,8 +293,8 @@ SL_INLINE void sl_rewrite_dsr_l2(uint8_t *frame, const uint8_t box_mac[SL_ETH_AL
  * Outer IPv4: TTL ctx->ttl, TOS copied from the inner TOS / traffic class
  * (DSCP and ECN: RFC 6040 normal mode), DF copied from inner IPv4 and set
  * for inner IPv6. The identification field is 0 when DF is set (an atomic
- * datagram, RFC 6864); with DF clear it is the inner packet's id xor 16
- * bits of the flow hash, so it changes packet by packet as the sender's
+ * datagram, RFC 6864); with DF clear it is the inner packet's id xor the
+ * low 16 bits of sl_encap_hash32(flow hash), so it changes packet by packet as the sender's
  * ids do and the outer packet can still be fragmented and reassembled.
  * Outer IPv6: hop limit ctx->ttl, traffic class copied as above, flow label
  * = 20 bits of the flow hash (never 0; RFC 6438: ECMP entropy per flow).
@@ -459,7 +459,7 @@ SL_INLINE struct sl_rw_result sl_encap_common(uint8_t *frame, uint32_t len, uint
         tos = ih.tos;
         df = (sl_ntohs(ih.frag_off) & SL_IPV4_DF) != 0;
         if (!df) {
-            id = (uint16_t)(ih.id ^ (uint16_t)sl_encap_hash32(flow_hash));
+            id = sl_htons((uint16_t)(sl_ntohs(ih.id) ^ (uint16_t)sl_encap_hash32(flow_hash)));
         }
     } else {
         inner_proto = SL_IPPROTO_IPV6;
