@@ -103,6 +103,14 @@ class Api:
         self.sock = None
 
     def call(self, cmd, args=None, ok=True):
+        # The daemon closes idle connections: reconnect once if it did.
+        try:
+            return self._call(cmd, args, ok)
+        except (OSError, ValueError):
+            self.close()
+            return self._call(cmd, args, ok)
+
+    def _call(self, cmd, args=None, ok=True):
         if self.sock is None:
             self.connect()
         self.next_id += 1
@@ -126,8 +134,7 @@ class Api:
 
     def many(self, reqs):
         """Pipelined requests on one connection: [(cmd, args)] -> [result]."""
-        if self.sock is None:
-            self.connect()
+        self.connect()
         out = []
         first = self.next_id + 1
         buf = b""
@@ -395,46 +402,56 @@ fall = %(fall)d
 
     # --- the checks ----------------------------------------------------------------
 
+    def sniff(self, fn):
+        """Runs fn() while counting what the box sends on its bridge port."""
+        e = self.env
+        sniff = self.client_proc("sniff", "--iface", "box-data", "--mac", e["LAB_BOXMAC"], host="sw")
+        sniff.stdout.readline()
+        time.sleep(0.2)
+        out = fn()
+        time.sleep(0.5)
+        sniff.stdin.write("stop\n")
+        sniff.stdin.flush()
+        frames = json.loads(sniff.stdout.readline())["frames"]
+        sniff.wait(5)
+        return out, frames
+
     def check_not_vip(self):
         e = self.env
         fam = self.fam
         box = e["LAB_BOX%d" % fam]
         other = "10.99.1.77" if fam == 4 else "fd99:1::77"
-        sniff = self.client_proc("sniff", "--iface", "box-data", "--mac", e["LAB_BOXMAC"], host="sw")
-        sniff.stdout.readline()
+        probes = [("tcp", box, 80), ("udp", box, 53), ("tcp", other, 80), ("udp", other, 53),
+                  ("tcp", self.vip, 8080), ("udp", self.vip, 80)]
         stats0 = self.api.call("stats")
-        probes = [("tcp", box, 80), ("tcp", other, 80), ("udp", other, 53), ("tcp", self.vip, 8080),
-                  ("udp", self.vip, 80)]
-        res = {}
-        for proto, dst, port in probes:
-            args = ["probe", "--dst", dst, "--port", str(port), "--timeout", "1"]
-            if proto == "udp":
-                args.append("--udp")
-            res["%s %s:%d" % (proto, dst, port)] = self.client(*args)["result"]
-        # A positive control: a request to the VIP must show up as forwarded.
-        vipreq = self.client("burst", "--vip", self.vip, "--n", "5", "--conc", "1")
-        time.sleep(0.3)
-        sniff.stdin.write("stop\n")
-        sniff.stdin.flush()
-        frames = json.loads(sniff.stdout.readline())["frames"]
-        sniff.wait(5)
+
+        def do_probes():
+            res = {}
+            for proto, dst, port in probes:
+                args = ["probe", "--dst", dst, "--port", str(port), "--timeout", "1"]
+                if proto == "udp":
+                    args.append("--udp")
+                res["%s %s:%d" % (proto, dst, port)] = self.client(*args)["result"]
+            return res
+
+        res, frames = self.sniff(do_probes)
         stats1 = self.api.call("stats")
-        drops = {k: v - (stats0.get("drops") or {}).get(k, 0) for k, v in (stats1.get("drops") or {}).items()
-                 if v - (stats0.get("drops") or {}).get(k, 0)}
-        # What the box may send on its own: ARP/ND, and ICMP to the client.
+        d0 = stats0.get("drops") or {}
+        drops = {k: v - d0.get(k, 0) for k, v in (stats1.get("drops") or {}).items() if v - d0.get(k, 0)}
+        # The positive control: the same sniffer sees requests to the VIP forwarded.
+        vipreq, vframes = self.sniff(lambda: self.client("burst", "--vip", self.vip, "--n", "5", "--conc", "1"))
+        # What the box may send on its own: ARP/ND, and ICMP errors or echo replies to the client.
         client = self.client_addr
-        allowed = lambda k: k in ("arp", "nd") or k.endswith(" to " + client) and (
-            k.startswith("ipv4 proto 1 ") or k.startswith("ipv6 next 58 "))
-        leaked = {k: v for k, v in frames.items() if not allowed(k) and (other in k or box in k or
-                                                                          k.endswith(" to " + self.vip))}
-        forwarded = {k: v for k, v in frames.items() if not allowed(k)}
+        allowed = lambda k: k in ("arp", "nd") or (k.endswith(" to " + client) and (
+            k.startswith("ipv4 proto 1 ") or k.startswith("ipv6 next 58 ")))
+        sent = {k: v for k, v in frames.items() if not allowed(k)}
         connected = {k: v for k, v in res.items() if v in ("connected", "answered")}
-        # The VIP requests (positive control) account for the forwarded frames; each
-        # probe would have added frames towards `other`/box/VIP that must not be there.
-        ok = not connected and not leaked and vipreq["ok"] == 5 and bool(forwarded)
+        forwarded_control = sum(v for k, v in vframes.items() if not allowed(k))
+        ok = not connected and not sent and vipreq["ok"] == 5 and forwarded_control > 0
         self.record("not-vip", ok,
-                    "probes %s; frames the box sent: %s; drop counters +%s; VIP control requests %d/5 ok"
-                    % (res, frames, drops, vipreq["ok"]),
+                    "probes %s; the box sent meanwhile: %s (nothing else allowed); drop counters +%s; "
+                    "control: 5 VIP requests, %d ok, %d frames forwarded"
+                    % (res, frames or "nothing", drops, vipreq["ok"], forwarded_control),
                     {"probes": res, "frames": frames, "drops": drops})
 
     def check_spread(self, n=10000):
@@ -500,8 +517,15 @@ fall = %(fall)d
         loop = self.client_proc("loop", "--vip", self.vip, "--conc", "4", "--timeout", "2")
         loop.stdout.readline()
         time.sleep(1.0)
+        # SIGKILL to every nginx process of the victim, from here, so that t_kill is exact.
+        pids = [int(x) for x in run(["ip", "netns", "pids", self.ns("b%d" % victim)]).split()]
+        pids = [pid for pid in pids if open("/proc/%d/comm" % pid).read().strip() == "nginx"]
         t_kill = time.time()
-        self.lab("nginx", "b%d" % victim, "kill")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        pidfile = os.path.join(self.state, "b%d" % victim, "nginx.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
         t_unhealthy = None
         t_out = None
         deadline = t_kill + 15
@@ -511,9 +535,11 @@ fall = %(fall)d
                 for b in s.get("backends", []):
                     if b.get("address") == vaddr and not b.get("healthy") and t_unhealthy is None:
                         t_unhealthy = time.time()
-            if t_unhealthy is not None and self.table().get(vaddr, 0) == 0:
-                t_out = time.time()
-            time.sleep(0.05)
+            if t_unhealthy is not None:
+                tb = self.api.call("table", {"service": "web"})
+                if not any(b["address"] == vaddr and b.get("slots", 0) > 0 for b in tb.get("backends", [])):
+                    t_out = time.time()
+            time.sleep(0.02)
         time.sleep(2.0)
         loop.stdin.write("stop\n")
         loop.stdin.flush()
@@ -528,7 +554,7 @@ fall = %(fall)d
         bound = self.fall * self.interval_ms / 1000.0
         detect = t_unhealthy - t_kill
         out = t_out - t_kill
-        grace = 0.3  # publish + this script's 50 ms polling
+        grace = 0.3  # publish + this script's polling
         before = [r for r in reqs if r[3] < t_kill]
         during = [r for r in reqs if t_kill <= r[3] < t_out + grace]
         after = [r for r in reqs if r[3] >= t_out + grace]
@@ -624,6 +650,10 @@ fall = %(fall)d
                 getattr(self, "check_" + c.replace("-", "_"))()
             except Failure as e:
                 self.record(c, False, "error: %s" % e)
+            except Exception as e:  # noqa: BLE001 - a broken check must not stop the others
+                import traceback
+                traceback.print_exc()
+                self.record(c, False, "error: %r" % e)
         try:
             log("sluicectl stats:\n" + self.ctl("stats"))
         except Failure as e:
