@@ -555,8 +555,10 @@ fall = %(fall)d
         detect = t_unhealthy - t_kill
         out = t_out - t_kill
         grace = 0.3  # publish + this script's polling
-        before = [r for r in reqs if r[3] < t_kill]
-        during = [r for r in reqs if t_kill <= r[3] < t_out + grace]
+        # r = [status, backend, sport, start, end]: a request still in flight at the kill
+        # counts as "during" (it may have been on the victim).
+        before = [r for r in reqs if r[4] < t_kill]
+        during = [r for r in reqs if r[4] >= t_kill and r[3] < t_out + grace]
         after = [r for r in reqs if r[3] >= t_out + grace]
         fail_before = [r for r in before if r[0] != "ok"]
         fail_during = [r for r in during if r[0] != "ok"]
