@@ -16,6 +16,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <unistd.h>
+#include <optional>
 #include <vector>
 
 #include "dpdk.hpp"
@@ -64,8 +65,9 @@ int run(int argc, char **argv) {
     const uint64_t t_start = mono_ns();
     auto step = [&](const char *what) {
         if (opts.verbose) {
-            fmt::print(stderr, "sluice-dataplane: {} (+{} ms)\n", what,
-                       (mono_ns() - t_start) / 1000000);
+            const uint64_t now = mono_ns();
+            fmt::print(stderr, "sluice-dataplane: {} (+{} ms, monotonic {} ms)\n", what,
+                       (now - t_start) / 1000000, now / 1000000);
         }
     };
 
@@ -88,6 +90,9 @@ int run(int argc, char **argv) {
         throw DpdkError(fmt::format("{} lcores given; sluice runs at most {} workers",
                                     lcores.size(), SL_MAX_WORKERS));
     }
+    // The pool outlives the ports (destroyed in reverse order): closing a
+    // port returns the mbufs of its queues to the pool.
+    std::optional<Mempool> pool;
     Ports ports(opts, static_cast<unsigned>(lcores.size()));
     const unsigned n_workers = ports.queues();
     if (n_workers < lcores.size()) {
@@ -102,9 +107,9 @@ int run(int argc, char **argv) {
                 n_workers * (256 + kBurst) + 4096;
         mbufs = std::max(mbufs, 8191u);
     }
-    Mempool pool("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()));
+    pool.emplace("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()));
     step("mbuf pool created");
-    ports.start(pool.get(), opts);
+    ports.start(pool->get(), opts);
     step("ports started");
 
     Box box;
@@ -180,6 +185,7 @@ int run(int argc, char **argv) {
                opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
                format_mac(mac), region.generation());
 
+    step("workers starting");
     const unsigned main_lcore = rte_get_main_lcore();
     int status = 0;
     for (unsigned w = 0; w < n_workers; w++) {

@@ -5,9 +5,11 @@
 #  1. the control side (the test publisher, holding the region) is killed
 #     with SIGKILL: forwarding goes on with the last tables;
 #  2. sluice-dataplane is killed with SIGKILL and started again with nothing
-#     but the region: it forwards again within a second (measured as the
-#     longest gap in returning packets at the generator, and as the time
-#     from the restart to the first packet it forwards).
+#     but the region: it forwards again within a second, measured as the
+#     longest gap in returning packets at the generator (also printed: the
+#     time from the kill to the first packet counted by the new process, as
+#     seen by polling the region from the shell, which adds process start-up
+#     noise on a busy machine).
 # Every returned packet must reach the backend the table says (no misroute).
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
@@ -52,7 +54,7 @@ rx_total() {
 }
 start_dp() {
     "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-        --port "net_memif0,role=client,socket=$sock,id=0" --instance "$inst" \
+        --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
         --mac 02:00:00:00:00:aa -v >>dp.log 2>&1 &
     dp_pid=$!
     pids+=($dp_pid)
@@ -63,13 +65,15 @@ start_dp() {
 ctl_pid=$!
 pids+=($ctl_pid)
 "$gen" -l 0 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-    --port "net_memif0,role=server,socket=$sock,id=0" --flows $flows --window 256 \
+    --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows $flows --window 256 \
     --duration-ms 60000 --drain-ms 1000 --expect expect.txt >gen.json 2>gen.log &
 gen_pid=$!
 pids+=($gen_pid)
-sleep 0.3
+# The generator's memif server socket must exist before the client starts.
+for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
+[ -S "$sock" ] || { echo "FAIL: sluice-gen did not create $sock"; cat gen.log; exit 1; }
 start_dp
-"$region" wait-worker --instance "$inst" --timeout-ms 10000
+"$region" wait-worker --instance "$inst" --timeout-ms 10000 || { cat dp.log gen.log; exit 1; }
 sleep 0.5
 
 echo "== 1. control killed"
@@ -95,7 +99,7 @@ start_dp
 t_fwd=$("$region" now)
 resume_ms=$(( (t_fwd - t_kill) / 1000000 ))
 echo "restarted dataplane forwards again ${resume_ms} ms after the kill" \
-    "($(grep 'EAL initialised' dp.log | tail -1 | sed 's/.*(+\(.*\))/EAL init \1/'))"
+    "($(grep 'EAL initialised' dp.log | tail -1 | sed 's/.*(+\([0-9]*\) ms.*/EAL init \1 ms/'))"
 sleep 0.5
 kill -INT $gen_pid
 wait $gen_pid || { echo "FAIL: sluice-gen failed"; cat gen.log; exit 1; }
@@ -114,8 +118,12 @@ if g["received"] < 10000:
 # Lost: at most what was in flight when the dataplane died (the window).
 if g["lost"] > 256:
     errs.append("%d packets lost, more than the 256 in flight at the kill" % g["lost"])
-if resume > limit:
-    errs.append("forwarding resumed after %d ms (limit %d)" % (resume, limit))
+# The forwarding gap as the generator saw it (TSC, in its own loop): the
+# kill -9, the new process, EAL, the memif reconnection, the first packet.
+if g["max_gap_ms"] > limit:
+    errs.append("no packet came back for %.0f ms (limit %d); the external measure said %d ms"
+                % (g["max_gap_ms"], limit, resume))
+print("longest forwarding gap seen by the generator: %.0f ms" % g["max_gap_ms"])
 for e in errs:
     print("FAIL:", e)
 sys.exit(1 if errs else 0)

@@ -51,17 +51,19 @@ B=$here/swap_b.json
 
 # The generator is the memif server: it outlives dataplane restarts.
 "$gen" -l 0 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-    --port "net_memif0,role=server,socket=$sock,id=0" --flows $flows --window 256 \
+    --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows $flows --window 256 \
     --duration-ms 40000 --drain-ms 1000 --expect expect.txt >gen.json 2>gen.log &
 gen_pid=$!
 pids+=($gen_pid)
-sleep 0.3
+# The generator's memif server socket must exist before the client starts.
+for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
+[ -S "$sock" ] || { echo "FAIL: sluice-gen did not create $sock"; cat gen.log; exit 1; }
 "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-    --port "net_memif0,role=client,socket=$sock,id=0" --instance "$inst" \
+    --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
     --mac 02:00:00:00:00:aa >dp.log 2>&1 &
 dp_pid=$!
 pids+=($dp_pid)
-"$region" wait-worker --instance "$inst" --timeout-ms 10000
+"$region" wait-worker --instance "$inst" --timeout-ms 10000 || { cat dp.log gen.log; exit 1; }
 sleep 0.5 # traffic flows
 
 t0=$(date +%s%N)

@@ -68,21 +68,21 @@ EOF
 run_once() {
     local sock=$work/memif-$RANDOM.sock peer
     "$gen" -l 0 --no-pci "${mem[@]}" --file-prefix "bench-gen-$$" --log-level='*:error' -- \
-        --port "net_memif0,role=server,socket=$sock,id=0" --flows "$flows" --proto "$proto" \
+        --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows "$flows" --proto "$proto" \
         --duration-ms "$duration" --drain-ms 200 >"$work/gen.json" 2>"$work/gen.log" &
     local g=$!
     pids+=($g)
-    sleep 0.2
+    for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
     if [ "$1" = sluice ]; then
         "$dp" -l 1 --no-pci "${mem[@]}" --file-prefix "bench-dp-$$" --log-level='*:error' -- \
-            --port "net_memif0,role=client,socket=$sock,id=0" --instance "$inst" \
+            --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
             --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe \
             >"$work/peer.log" 2>&1 &
     else
         # testpmd needs a main lcore besides its forwarding lcore: main on
         # CPU 0 (it sleeps), forwarding on CPU 1.
         "$testpmd" -l 0,1 --main-lcore 0 --no-pci "${mem[@]}" --file-prefix "bench-tp-$$" \
-            --log-level='*:error' --vdev "net_memif0,role=client,socket=$sock,id=0" -- \
+            --log-level='*:error' --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" -- \
             --forward-mode=macswap --auto-start --stats-period 10 --nb-cores=1 \
             >"$work/peer.log" 2>&1 &
     fi
