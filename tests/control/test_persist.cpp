@@ -1,0 +1,147 @@
+// Persistence: a change acknowledged by the daemon survives kill -9 right
+// after the reply; ids are stable across restarts; a lost state file is
+// reconciled with what the region holds (ids adopted from the published
+// tables).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+#include "harness.hpp"
+
+using namespace sluice::test;
+using sluice::Region;
+
+namespace {
+
+const char *kServices = R"([[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+table_size = 251
+[service.health]
+type = "none"
+[[service.backend]]
+address = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+[[service.backend]]
+address = "10.0.0.2"
+mac = "02:00:00:00:00:02"
+)";
+
+std::map<std::string, uint16_t> ids_of(Client &c, const std::string &service) {
+    std::map<std::string, uint16_t> out;
+    const json list = c.ok("backend.list", {{"service", service}});
+    for (const json &b : list["backends"]) {
+        out[b["address"]] = b["id"];
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("kill -9 right after an acknowledged change: the change is there after restart",
+          "[persist]") {
+    TempDir dir;
+    const std::string instance = instance_name("persist");
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + kServices);
+    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
+    daemon.start();
+    std::map<std::string, uint16_t> ids;
+    uint64_t acked = 0;
+    {
+        Client c(dir.file("ctl.sock"));
+        c.ok("backend.drain", {{"service", "web"}, {"address", "10.0.0.1"}});
+        c.ok("service.add", {{"name", "dns"},
+                             {"vip", "192.0.2.53"},
+                             {"port", 53},
+                             {"protocol", "udp"},
+                             {"forwarding", "ipip"},
+                             {"table_size", 13},
+                             {"backends", json::array({{{"address", "10.0.9.1"}}})}});
+        acked = c.ok("backend.add", {{"service", "web"},
+                                     {"address", "10.0.0.3"},
+                                     {"mac", "02:00:00:00:00:03"},
+                                     {"weight", 7}})["generation"];
+        daemon.kill9(); // right after the reply
+        (void)ids;
+    }
+    REQUIRE(acked > 0);
+    daemon.start();
+    Client c(dir.file("ctl.sock"));
+    const json bl = c.ok("backend.list", {{"service", "web"}});
+    REQUIRE(bl["backends"].size() == 3);
+    CHECK(bl["backends"][0]["state"] == "drained");
+    CHECK(bl["backends"][2]["address"] == "10.0.0.3");
+    CHECK(bl["backends"][2]["weight"] == 7);
+    CHECK(c.ok("service.show", {{"name", "dns"}})["service"]["forwarding"] == "ipip");
+    // Republished on start: a new generation after the acknowledged one.
+    CHECK(c.ok("status")["generation"].get<uint64_t>() > acked);
+    Region obs = Region::open(instance, Region::Role::Observer);
+    const auto owners = table_owners(obs, 0);
+    const auto now = ids_of(c, "web");
+    CHECK(owners == std::set<uint16_t>{now.at("10.0.0.2"), now.at("10.0.0.3")});
+
+    // Ids are stable across a restart.
+    const auto before = ids_of(c, "web");
+    daemon.kill9();
+    daemon.start();
+    Client c2(dir.file("ctl.sock"));
+    CHECK(ids_of(c2, "web") == before);
+    daemon.kill9();
+    Region::unlink(instance);
+}
+
+TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
+    TempDir dir;
+    const std::string instance = instance_name("persist-loop");
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + kServices);
+    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
+    for (int i = 0; i < 5; i++) {
+        daemon.start();
+        Client c(dir.file("ctl.sock"));
+        CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2u + i);
+        c.ok("backend.add", {{"service", "web"},
+                             {"address", "10.0.5." + std::to_string(i + 1)},
+                             {"mac", "02:00:00:00:05:01"}});
+        daemon.kill9();
+    }
+    daemon.start();
+    Client c(dir.file("ctl.sock"));
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 7u);
+    daemon.kill9();
+    Region::unlink(instance);
+}
+
+TEST_CASE("a lost state file: ids are taken from what the region holds", "[persist]") {
+    TempDir dir;
+    const std::string instance = instance_name("reconcile");
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + kServices);
+    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
+    daemon.start();
+    std::map<std::string, uint16_t> before;
+    {
+        Client c(dir.file("ctl.sock"));
+        // 10.0.0.1 (id 0) leaves, 10.0.0.3 takes the lowest free id (0).
+        c.ok("backend.del", {{"service", "web"}, {"address", "10.0.0.1"}});
+        c.ok("backend.add",
+             {{"service", "web"}, {"address", "10.0.0.3"}, {"mac", "02:00:00:00:00:03"}});
+        before = ids_of(c, "web");
+    }
+    CHECK(before.at("10.0.0.3") == 0);
+    CHECK(before.at("10.0.0.2") == 1);
+    daemon.kill9();
+    // The operator writes the current set into the file and the state file is lost.
+    std::string text = config_head(dir, instance) + kServices;
+    text.replace(text.find("10.0.0.1"), 8, "10.0.0.3");
+    write_file(config, text);
+    REQUIRE(std::remove(dir.file("state/state.json").c_str()) == 0);
+    daemon.start();
+    Client c(dir.file("ctl.sock"));
+    CHECK(ids_of(c, "web") == before); // not renumbered to file order
+    CHECK_THAT(read_file(dir.file("daemon.log")), Catch::Contains("republishing"));
+    daemon.kill9();
+    Region::unlink(instance);
+}
