@@ -18,6 +18,9 @@ typedef __s64 int64_t;
 #ifndef NULL
 #define NULL ((void *)0)
 #endif
+#ifndef offsetof
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#endif
 #else
 #include <stddef.h>
 #include <stdint.h>
