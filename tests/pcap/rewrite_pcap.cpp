@@ -8,7 +8,7 @@
 //
 //   sluice-rewrite-pcap IN.pcap OUT.pcap MANIFEST.json
 //
-// Per input frame:
+// Per input frame, by the verdict of sl_parse():
 //   TCP / UDP / ICMP error  forward by DSR, IPIP to an IPv4 and an IPv6
 //                           backend, GUE to an IPv4 and an IPv6 backend; when
 //                           a packet does not fit the MTU, the ICMP "too big"
@@ -30,9 +30,9 @@
 
 #include <fmt/format.h>
 
-#include "pkt_fill.hpp"
 #include "rewrite_ops.h"
 #include "sluice/hash.h"
+#include "sluice/parse.h"
 
 namespace {
 
@@ -189,35 +189,32 @@ int run(const std::string &in_path, const std::string &out_path, const std::stri
     for (size_t i = 0; i < inputs.size(); i++) {
         const Bytes &f = inputs[i];
         sl_pkt pkt;
-        if (!sluice_test::fill_pkt(f.data(), f.size(), &pkt)) {
-            record(i, "unparsed", SL_RW_INVALID, -1, "");
+        const sl_verdict pv = sl_parse(f.data(), static_cast<uint32_t>(f.size()), &pkt);
+        if (pv == SL_VERDICT_DROP) {
+            record(i, std::string("parser_drop_") + sl_drop_name(pkt.drop), SL_RW_INVALID, -1, "");
             continue;
         }
-        const bool icmp4 = pkt.l4_proto == SL_IPPROTO_ICMP && pkt.l4_off != 0;
-        const bool icmp6 = pkt.l4_proto == SL_IPPROTO_ICMPV6 && pkt.l4_off != 0;
-        const bool echo = (icmp4 && pkt.icmp_type == SL_ICMP_ECHO) ||
-                          (icmp6 && pkt.icmp_type == SL_ICMPV6_ECHO_REQUEST);
-        const bool icmp_error =
-            (icmp4 && sl_icmp4_is_error(pkt.icmp_type)) || (icmp6 && pkt.icmp_type < 128);
-        if (pkt.ethertype == SL_ETH_P_ARP) {
+        if (pv == SL_VERDICT_ARP) {
             Buf b(f);
             const sl_rw_result r = rw_c_arp(b.data(), b.len, &pkt, ctx.box_mac);
             const long o =
                 r.verdict == SL_RW_OK ? static_cast<long>(out.write(r.frame, r.len)) : -1;
             record(i, "arp_reply", r.verdict, o, "");
-        } else if (icmp6 && pkt.icmp_type == SL_ICMPV6_NDISC_NS) {
+        } else if (pv == SL_VERDICT_ND) {
             Buf b(f);
             const sl_rw_result r = rw_c_nd(b.data(), b.len, b.len + kTailroom, &pkt, ctx.box_mac);
             const long o =
                 r.verdict == SL_RW_OK ? static_cast<long>(out.write(r.frame, r.len)) : -1;
             record(i, "nd_reply", r.verdict, o, "");
-        } else if (echo) {
+        } else if (pv == SL_VERDICT_ICMP_ECHO) {
             Buf b(f);
             const sl_rw_result r = rw_c_echo(b.data(), b.len, &pkt, ctx.box_mac);
             const long o =
                 r.verdict == SL_RW_OK ? static_cast<long>(out.write(r.frame, r.len)) : -1;
             record(i, "echo_reply", r.verdict, o, "");
-        } else if (pkt.l4_proto == SL_IPPROTO_TCP || pkt.l4_proto == SL_IPPROTO_UDP || icmp_error) {
+        } else if (pv == SL_VERDICT_FLOW || pv == SL_VERDICT_ICMP_ERROR) {
+            // ICMP errors: the key is the embedded flow's, reversed, so the
+            // hash is the flow's own.
             const uint64_t hash = sl_flow_hash(&pkt.key, &seed);
             for (const Op &op : kOps) {
                 const sl_backend &be = op.family == SL_AF_INET ? be4 : be6;

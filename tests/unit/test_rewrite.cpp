@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "../pcap/pkt_fill.hpp"
+#include "sluice/parse.h"
 #include "sluice/rewrite.h"
 
 namespace {
@@ -209,6 +209,107 @@ Bytes frame_of(const std::vector<uint16_t> &vlans, uint16_t type, const Bytes &l
     return f;
 }
 
+uint16_t be16(const uint8_t *p) {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+
+// A struct sl_pkt for frames sl_parse() rightly refuses, so that the
+// rewriters' own checks can be tested on them: offsets, lengths, ethertype,
+// L4 protocol, fragment state, ICMP type/code and the 5-tuple, trusting the
+// frame. Returns false when it is not Ethernet [+ up to 2 tags] + IPv4 /
+// IPv6 / ARP with all headers present.
+bool fill_pkt(const uint8_t *f, size_t len, sl_pkt *pkt) {
+    std::memset(pkt, 0, sizeof(*pkt));
+    size_t off = 12;
+    if (len < 14) {
+        return false;
+    }
+    uint16_t et = be16(f + off);
+    while ((et == SL_ETH_P_8021Q || et == SL_ETH_P_8021AD) && pkt->n_vlans < SL_MAX_VLAN_TAGS) {
+        if (len < off + 6) {
+            return false;
+        }
+        pkt->vlan_tci[pkt->n_vlans++] = be16(f + off + 2);
+        off += 4;
+        et = be16(f + off);
+    }
+    off += 2;
+    pkt->l3_off = static_cast<uint16_t>(off);
+    pkt->ethertype = et;
+    if (et == SL_ETH_P_ARP) {
+        return len >= off + sizeof(sl_arp_hdr);
+    }
+    uint8_t proto = 0;
+    size_t l4 = 0;
+    if (et == SL_ETH_P_IPV4) {
+        if (len < off + 20) {
+            return false;
+        }
+        const size_t ihl = static_cast<size_t>(f[off] & 0x0f) * 4;
+        pkt->l3_len = be16(f + off + 2);
+        proto = f[off + 9];
+        const uint16_t frag = be16(f + off + 6);
+        if (frag & SL_IPV4_OFFMASK) {
+            pkt->frag = SL_FRAG_LATER;
+        } else if (frag & SL_IPV4_MF) {
+            pkt->frag = SL_FRAG_FIRST;
+        }
+        pkt->key.family = SL_AF_INET;
+        std::memcpy(pkt->key.src, f + off + 12, 4);
+        std::memcpy(pkt->key.dst, f + off + 16, 4);
+        l4 = pkt->frag == SL_FRAG_LATER ? 0 : off + ihl;
+    } else if (et == SL_ETH_P_IPV6) {
+        if (len < off + 40) {
+            return false;
+        }
+        pkt->l3_len = static_cast<uint16_t>(40 + be16(f + off + 4));
+        proto = f[off + 6];
+        pkt->key.family = SL_AF_INET6;
+        std::memcpy(pkt->key.src, f + off + 8, 16);
+        std::memcpy(pkt->key.dst, f + off + 24, 16);
+        size_t p = off + 40;
+        for (int i = 0; i < SL_MAX_IPV6_EXT; i++) {
+            if (proto == SL_IPPROTO_HOPOPTS || proto == SL_IPPROTO_ROUTING ||
+                proto == SL_IPPROTO_DSTOPTS) {
+                proto = f[p];
+                p += (static_cast<size_t>(f[p + 1]) + 1) * 8;
+            } else if (proto == SL_IPPROTO_FRAGMENT) {
+                const uint16_t fo = be16(f + p + 2);
+                pkt->frag = (fo & SL_IPV6_FRAG_OFFMASK) ? SL_FRAG_LATER : SL_FRAG_FIRST;
+                proto = f[p];
+                p += 8;
+            } else {
+                break;
+            }
+        }
+        l4 = pkt->frag == SL_FRAG_LATER ? 0 : p;
+    } else {
+        return false;
+    }
+    if (len < off + pkt->l3_len) {
+        return false;
+    }
+    pkt->l4_proto = proto;
+    pkt->key.proto = proto;
+    pkt->l4_off = static_cast<uint16_t>(l4);
+    if (l4 != 0 && (proto == SL_IPPROTO_TCP || proto == SL_IPPROTO_UDP)) {
+        std::memcpy(&pkt->key.sport, f + l4, 2);
+        std::memcpy(&pkt->key.dport, f + l4 + 2, 2);
+    }
+    if (l4 != 0 && (proto == SL_IPPROTO_ICMP || proto == SL_IPPROTO_ICMPV6)) {
+        pkt->icmp_type = f[l4];
+        pkt->icmp_code = f[l4 + 1];
+    }
+    return true;
+}
+
+// How a test frame gets its struct sl_pkt.
+enum class Parse {
+    Parser,  // sl_parse(), which must accept the frame
+    Refused, // sl_parse() must refuse it; the rewriter's own checks are tested
+             // on fill_pkt()'s description
+};
+
 // A frame in a buffer with headroom and tailroom, as an mbuf holds it.
 struct Buf {
     static constexpr size_t kHead = 128;
@@ -216,9 +317,17 @@ struct Buf {
     Bytes mem;
     size_t len;
     sl_pkt pkt{};
-    explicit Buf(const Bytes &frame) : mem(kHead + frame.size() + kTail, 0xee), len(frame.size()) {
+    explicit Buf(const Bytes &frame, Parse how = Parse::Parser)
+        : mem(kHead + frame.size() + kTail, 0xee), len(frame.size()) {
         std::memcpy(mem.data() + kHead, frame.data(), frame.size());
-        REQUIRE(sluice_test::fill_pkt(data(), len, &pkt));
+        const sl_verdict v = sl_parse(data(), static_cast<uint32_t>(len), &pkt);
+        INFO("parser drop reason " << sl_drop_name(pkt.drop));
+        if (how == Parse::Parser) {
+            REQUIRE(v != SL_VERDICT_DROP);
+        } else {
+            REQUIRE(v == SL_VERDICT_DROP);
+            REQUIRE(fill_pkt(data(), len, &pkt));
+        }
     }
     uint8_t *data() { return mem.data() + kHead; }
     uint32_t len32() const { return static_cast<uint32_t>(len); }
@@ -706,7 +815,12 @@ TEST_CASE("ICMPv4 errors are not sent where RFC 1122 forbids them", "[rewrite][i
     };
     V4 v;
     v.proto = SL_IPPROTO_ICMP;
-    const Bytes err = frame_of({}, SL_ETH_P_IPV4, seal4(v, icmp(3, 1, 0, payload(28))));
+    V4 quoted;
+    quoted.src = kVip4;
+    quoted.dst = kClient4;
+    const Bytes inner = seal4(quoted, tcp(443, 40000, payload(0)));
+    const Bytes err = frame_of({}, SL_ETH_P_IPV4,
+                               seal4(v, icmp(3, 1, 0, Bytes(inner.begin(), inner.begin() + 28))));
     CHECK(verdict(err) == SL_RW_NO_REPLY);
     const Bytes echo = frame_of({}, SL_ETH_P_IPV4, seal4(v, icmp(8, 0, 0x10001, payload(28))));
     CHECK(verdict(echo) == SL_RW_OK);
@@ -761,7 +875,12 @@ TEST_CASE("ICMPv6 packet too big, in place", "[rewrite][icmp]") {
     // echo requests may get one.
     V6 v;
     v.nh = SL_IPPROTO_ICMPV6;
-    Buf e(frame_of({}, SL_ETH_P_IPV6, seal6(v, 58, icmp(1, 4, 0, payload(48)))));
+    V6 quoted;
+    quoted.src = kVip6;
+    quoted.dst = kClient6;
+    quoted.nh = SL_IPPROTO_UDP;
+    const Bytes inner = seal6(quoted, SL_IPPROTO_UDP, udp(53, 40000, payload(8)));
+    Buf e(frame_of({}, SL_ETH_P_IPV6, seal6(v, 58, icmp(1, 4, 0, inner))));
     CHECK(sl_build_icmp_too_big(e.data(), e.len32(), Buf::kHead, &e.pkt, kBoxMac.data(), 1280)
               .verdict == SL_RW_NO_REPLY);
     Buf q(frame_of({}, SL_ETH_P_IPV6, seal6(v, 58, icmp(128, 0, 0x10001, payload(48)))));
@@ -823,7 +942,7 @@ TEST_CASE("ARP request becomes a reply", "[rewrite][arp]") {
           SL_RW_NO_REPLY);
     Bytes bad = arp(1, kClient4, kVip4);
     bad[18 + 4] = 8; // hardware length
-    Buf bb(bad);
+    Buf bb(bad, Parse::Refused);
     CHECK(sl_reply_arp(bb.data(), bb.len32(), &bb.pkt, kBoxMac.data()).verdict == SL_RW_INVALID);
     // probe (sender 0.0.0.0) is answered to 0.0.0.0
     Buf p(arp(1, 0, kVip4));
@@ -889,7 +1008,7 @@ TEST_CASE("neighbour solicitation becomes an advertisement", "[rewrite][nd]") {
     CHECK(sl_reply_nd(s.data(), s.len32(), 14 + 40 + 31, &s.pkt, kBoxMac.data()).verdict ==
           SL_RW_NO_SPACE);
     CHECK(s.mem == before);
-    Buf h(ns(kClient6, true, 64)); // not from the link
+    Buf h(ns(kClient6, true, 64), Parse::Refused); // not from the link
     CHECK(sl_nd_target(h.data(), h.len32(), &h.pkt) == nullptr);
     CHECK(sl_reply_nd(h.data(), h.len32(), h.len32(), &h.pkt, kBoxMac.data()).verdict ==
           SL_RW_INVALID);
@@ -927,7 +1046,7 @@ TEST_CASE("ICMP echo request becomes a reply", "[rewrite][echo]") {
     CHECK(ref_sum(bb.data() + 18 + 28, l3_len - 28) != 0xffff);
 
     // Not an echo request, broadcast, fragment
-    Buf rep(frame_of({}, SL_ETH_P_IPV4, seal4(v, icmp(0, 0, 1, payload(5)))));
+    Buf rep(frame_of({}, SL_ETH_P_IPV4, seal4(v, icmp(0, 0, 1, payload(5)))), Parse::Refused);
     CHECK(sl_reply_echo(rep.data(), rep.len32(), &rep.pkt, kBoxMac.data()).verdict ==
           SL_RW_INVALID);
     V4 bc = v;
@@ -937,7 +1056,7 @@ TEST_CASE("ICMP echo request becomes a reply", "[rewrite][echo]") {
           SL_RW_NO_REPLY);
     V4 fr = v;
     fr.frag = SL_IPV4_MF;
-    Buf frb(frame_of({}, SL_ETH_P_IPV4, seal4(fr, icmp(8, 0, 1, payload(5)))));
+    Buf frb(frame_of({}, SL_ETH_P_IPV4, seal4(fr, icmp(8, 0, 1, payload(5)))), Parse::Refused);
     CHECK(sl_reply_echo(frb.data(), frb.len32(), &frb.pkt, kBoxMac.data()).verdict ==
           SL_RW_NO_REPLY);
 }
