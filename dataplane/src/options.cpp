@@ -75,6 +75,10 @@ namespace {
 void apply_config(Options &o, const std::string &path) {
     const config::Config c = config::load(path);
     const config::DataplaneConfig &d = c.dataplane;
+    if (d.kind != "dpdk") {
+        throw OptionError(path + ": [dataplane] kind is \"" + d.kind +
+                          "\": sluice-dataplane is the DPDK dataplane (kind = \"dpdk\")");
+    }
     o.instance = d.instance;
     o.ports = d.ports;
     o.two_armed = d.two_armed;
