@@ -47,7 +47,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     "$region" unlink --instance "$inst" 2>/dev/null || true
-    rm -rf "$work"
+    rm -rf "$work" "/var/run/dpdk/bench-gen-$$" "/var/run/dpdk/bench-dp-$$" "/var/run/dpdk/bench-tp-$$"
 }
 trap cleanup EXIT
 
