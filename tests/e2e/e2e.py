@@ -326,6 +326,10 @@ fall = %(fall)d
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
+        if self.a.keep:
+            log("--keep: lab %s, sluice-control and sluice-dataplane left running "
+                "(SLUICE_SOCKET=%s; scripts/lab down --name %s ends them)" % (self.name, self.sock, self.name))
+            return
         for attr in ("dataplane", "control"):
             p = getattr(self, attr, None)
             if p is not None and p.poll() is None:
@@ -336,9 +340,6 @@ fall = %(fall)d
                     p.kill()
         if self.api:
             self.api.close()
-        if self.a.keep:
-            log("--keep: lab %s left up (scripts/lab down --name %s)" % (self.name, self.name))
-            return
         if self.a.logs and os.path.isdir(self.state):
             os.makedirs(self.a.logs, exist_ok=True)
             for f in ("sluice-control.log", "sluice-dataplane.log", "sluice.toml"):
@@ -454,15 +455,33 @@ fall = %(fall)d
                     % (res, frames or "nothing", drops, vipreq["ok"], forwarded_control),
                     {"probes": res, "frames": frames, "drops": drops})
 
+    def predicted(self, r):
+        """For a burst run with --record: the backends the table gives to the same
+        source ports (lookup), and how many requests disagree with them."""
+        recs = r.pop("records", [])
+        owners = self.lookups([x[0] for x in recs])
+        pred = {}
+        for o in owners:
+            pred[self.be_name_of(o)] = pred.get(self.be_name_of(o), 0) + 1
+        mismatch = sum(1 for x, o in zip(recs, owners) if x[1] is not None and x[1] != self.be_name_of(o))
+        distinct = len({x[0] for x in recs})
+        return pred, mismatch, distinct
+
     def check_spread(self, n=10000):
         t = self.table()
-        r = self.client("burst", "--vip", self.vip, "--n", str(n), "--conc", str(self.a.conc))
+        r = self.client("burst", "--vip", self.vip, "--n", str(n), "--conc", str(self.a.conc), "--record")
+        pred, mismatch, distinct = self.predicted(r)
+        log("spread: %d distinct source ports; the table gives them %s; %d answers from another backend"
+            % (distinct, dict(sorted(pred.items())), mismatch))
         expect = {"b1": 1 / 3, "b2": 1 / 3, "b3": 1 / 3}
         bad = self.shares_ok(r["backends"], expect)
+        if mismatch:
+            bad.append("%d answers from another backend than the table's" % mismatch)
         ok = r["ok"] == n and not r["errors"] and not bad
         shares = {k: round(100 * v / max(1, r["ok"]), 2) for k, v in sorted(r["backends"].items())}
-        self.record("spread", ok, "%d/%d ok in %.1fs (%.0f conn/s), errors %s, shares %% %s, table %s%s"
-                    % (r["ok"], n, r["elapsed_s"], n / r["elapsed_s"], r["errors"], shares,
+        self.record("spread", ok, "%d/%d ok in %.1fs (%.0f conn/s), errors %s, shares %% %s, "
+                    "every answer from the backend `lookup` names (%d mismatches), table %s%s"
+                    % (r["ok"], n, r["elapsed_s"], n / r["elapsed_s"], r["errors"], shares, mismatch,
                        {self.be_name_of(a): s for a, s in t.items()}, ("; " + "; ".join(bad)) if bad else ""),
                     {"requests": n, "ok": r["ok"], "errors": r["errors"], "shares_pct": shares})
 
@@ -470,10 +489,13 @@ fall = %(fall)d
         self.ctl("backend", "weight", "web", self.be_addr(1), "200")
         t = self.wait_table(lambda t: t.get(self.be_addr(1), 0) > 1.5 * t.get(self.be_addr(2), 1), 10,
                             "b1's weight 200 in the table")
-        r = self.client("burst", "--vip", self.vip, "--n", str(n), "--conc", str(self.a.conc))
+        r = self.client("burst", "--vip", self.vip, "--n", str(n), "--conc", str(self.a.conc), "--record")
+        pred, mismatch, distinct = self.predicted(r)
         self.ctl("backend", "weight", "web", self.be_addr(1), "100")
         expect = {"b1": 0.5, "b2": 0.25, "b3": 0.25}
         bad = self.shares_ok(r["backends"], expect)
+        if mismatch:
+            bad.append("%d answers from another backend than the table's" % mismatch)
         ok = r["ok"] == n and not r["errors"] and not bad
         shares = {k: round(100 * v / max(1, r["ok"]), 2) for k, v in sorted(r["backends"].items())}
         self.record("weighted", ok, "weights 200/100/100: %d/%d ok, errors %s, shares %% %s, table %s%s"
