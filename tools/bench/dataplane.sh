@@ -51,17 +51,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-spec() { # mode -> spec file: 1 VIP, 100 backends, table 65537
-    /usr/bin/python3 - "$1" "$proto" >"$work/spec-$1.json" <<'EOF'
+spec() { # mode [backends] -> spec file: 1 VIP, 100 backends, table 65537
+    local nb=${2:-100}
+    /usr/bin/python3 - "$1" "$proto" "$nb" >"$work/spec-$1-$nb.json" <<'EOF'
 import json, sys
-mode, proto = sys.argv[1], sys.argv[2]
+mode, proto, nb = sys.argv[1], sys.argv[2], int(sys.argv[3])
 backends = [{"addr": "10.1.%d.%d" % (i // 250, i % 250 + 1),
-             "mac": "02:00:00:00:%02x:%02x" % (i // 256, i % 256)} for i in range(100)]
+             "mac": "02:00:00:00:%02x:%02x" % (i // 256, i % 256)} for i in range(nb)]
 print(json.dumps({"seed": "5a1c3e0011223344556677889900aabb", "services": [
     {"vip": "10.0.0.1", "port": 80, "proto": proto, "fwd": mode, "table_size": 65537,
      "backends": backends}]}))
 EOF
-    echo "$work/spec-$1.json"
+    echo "$work/spec-$1-$nb.json"
 }
 
 # One run: $1 = sluice|testpmd. Prints the generator's received Mpps.
@@ -141,3 +142,33 @@ for mode in $modes; do
     done
     echo "| $mode | $(median "${w[@]}") | $(median "${c[@]}") | $(median "${ns[@]}") |"
 done
+
+# How the pipeline rate changes with the number of backends and of flows
+# (dsr-l2; CPU-time Mpps, median of 3).
+pipe_mpps() { # spec flows
+    local c=()
+    for _ in 1 2 3; do
+        c+=("$(taskset -c 1 "$pipeline" --spec "$1" --flows "$2" --proto "$proto" \
+            --packets "$pipeline_packets" |
+            /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])')")
+    done
+    median "${c[@]}"
+}
+echo
+echo "Pipeline (dsr-l2) by backends (1M flows) and by flows (100 backends), Mpps per CPU second:"
+echo
+echo "| backends | 1 | 10 | 100 | 1000 |"
+echo "| --- | --- | --- | --- | --- |"
+row="| Mpps |"
+for nb in 1 10 100 1000; do
+    row="$row $(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows") |"
+done
+echo "$row"
+echo
+echo "| flows | 1k | 100k | 1M | 10M |"
+echo "| --- | --- | --- | --- | --- |"
+row="| Mpps |"
+for nf in 1000 100000 1000000 10000000; do
+    row="$row $(pipe_mpps "$(spec dsr-l2 100)" "$nf") |"
+done
+echo "$row"
