@@ -266,8 +266,8 @@ uint64_t Daemon::generation() const {
     return region_.generation();
 }
 
-std::unique_lock<std::timed_mutex> Daemon::lock(Clock::time_point deadline) {
-    std::unique_lock<std::timed_mutex> l(mu_, std::defer_lock);
+std::unique_lock<DeadlineMutex> Daemon::lock(Clock::time_point deadline) {
+    std::unique_lock<DeadlineMutex> l(mu_, std::defer_lock);
     if (!l.try_lock_until(deadline)) {
         throw ApiError("timeout", "the daemon is busy (another change is being published)");
     }
@@ -381,8 +381,8 @@ void Daemon::set_health_targets_locked() {
 }
 
 void Daemon::on_probe(const ProbeTarget &t, bool ok, const std::string &error) {
-    std::unique_lock<std::timed_mutex> l(mu_, std::defer_lock);
-    if (!l.try_lock_for(std::chrono::seconds(2))) {
+    std::unique_lock<DeadlineMutex> l(mu_, std::defer_lock);
+    if (!l.try_lock_until(Clock::now() + std::chrono::seconds(2))) {
         return; // a long publish: this probe's result is skipped, the next one counts
     }
     const Service *s = find(t.service);

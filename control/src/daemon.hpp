@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,30 @@
 namespace sluice::control {
 
 inline constexpr const char *kVersion = "0.1.0";
+
+// A mutex whose lock waits until a deadline. std::timed_mutex would do, but
+// its try_lock_until (pthread_mutex_clocklock) is not understood by the
+// ThreadSanitizer of this toolchain, which then reports false unlock errors;
+// polling try_lock keeps the publishing tests meaningful under TSan.
+class DeadlineMutex {
+  public:
+    void lock() { mu_.lock(); }
+    bool try_lock() { return mu_.try_lock(); }
+    void unlock() { mu_.unlock(); }
+    template <typename Clock, typename Duration>
+    bool try_lock_until(const std::chrono::time_point<Clock, Duration> &deadline) {
+        while (!mu_.try_lock()) {
+            if (Clock::now() >= deadline) {
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+        return true;
+    }
+
+  private:
+    std::mutex mu_;
+};
 
 // One line on stderr with a UTC timestamp.
 void log_line(const std::string &line);
@@ -75,7 +100,7 @@ class Daemon {
         Ids ids;
     };
 
-    std::unique_lock<std::timed_mutex> lock(std::chrono::steady_clock::time_point deadline);
+    std::unique_lock<DeadlineMutex> lock(std::chrono::steady_clock::time_point deadline);
     // Validate, persist, publish, adopt. Throws ApiError.
     uint64_t change(Overlay next, std::chrono::steady_clock::time_point deadline);
     uint64_t reload_locked(std::chrono::steady_clock::time_point deadline);
@@ -111,7 +136,7 @@ class Daemon {
     uint64_t publish_failures_ = 0;
     std::chrono::steady_clock::time_point started_;
 
-    mutable std::timed_mutex mu_;
+    DeadlineMutex mu_;
     std::mutex wake_mu_;
     std::condition_variable wake_cv_;
     bool health_dirty_ = false; // under wake_mu_
