@@ -119,6 +119,7 @@ Daemon::Daemon(const std::string &config_path)
     if (::mkdir(cfg_.control.state_dir.c_str(), 0750) != 0 && errno != EEXIST) {
         throw SysError(errno, "create state directory " + cfg_.control.state_dir);
     }
+    control_ = cfg_.control;
     state_path_ = cfg_.control.state_dir + "/state.json";
     seed_ = read_seed(cfg_);
     PersistedState st = load_state(state_path_).value_or(PersistedState{});
@@ -194,21 +195,21 @@ void Daemon::start() {
         set_health_targets_locked();
     }
     health_checker_->start();
-    if (!cfg_.control.metrics_listen.empty()) {
-        metrics_ = std::make_unique<MetricsServer>(cfg_.control.metrics_listen,
-                                                   [this] { return metrics(); });
+    if (!control_.metrics_listen.empty()) {
+        metrics_ =
+            std::make_unique<MetricsServer>(control_.metrics_listen, [this] { return metrics(); });
         metrics_->start();
         log_line("metrics on http://" +
-                 cfg_.control.metrics_listen.substr(0, cfg_.control.metrics_listen.rfind(':')) +
-                 ":" + std::to_string(metrics_->port()) + "/metrics");
+                 control_.metrics_listen.substr(0, control_.metrics_listen.rfind(':')) + ":" +
+                 std::to_string(metrics_->port()) + "/metrics");
     }
     api_ = std::make_unique<ApiServer>(
-        cfg_.control.socket, cfg_.control.socket_mode,
+        control_.socket, control_.socket_mode,
         [this](const std::string &cmd, const json &args, Clock::time_point deadline) {
             return handle(cmd, args, deadline);
         });
     api_->start();
-    log_line("control API on " + cfg_.control.socket);
+    log_line("control API on " + control_.socket);
 }
 
 void Daemon::shutdown() {

@@ -121,6 +121,7 @@ class Daemon {
     std::string config_path_;
     std::string state_path_;
     config::Config cfg_;
+    config::ControlConfig control_; // as started: [control] changes need a restart
     std::vector<Service> services_;
     Overlay overlay_;
     Ids ids_;

@@ -38,7 +38,12 @@ void MetricsServer::start() {
     m.server.set_read_timeout(5, 0);
     m.server.set_write_timeout(5, 0);
     m.server.Get("/metrics", [&m](const httplib::Request &, httplib::Response &res) {
-        res.set_content(m.render(), "text/plain; version=0.0.4; charset=utf-8");
+        try {
+            res.set_content(m.render(), "text/plain; version=0.0.4; charset=utf-8");
+        } catch (const std::exception &e) {
+            res.status = 503;
+            res.set_content(std::string(e.what()) + "\n", "text/plain");
+        }
     });
     if (m.port == 0) {
         m.port = m.server.bind_to_any_port(m.host.c_str());
