@@ -203,7 +203,7 @@ int main(int argc, char **argv) {
         // 1. API change -> acknowledged -> observed by every worker.
         {
             Client c(dir + "/ctl.sock");
-            std::vector<double> ack, seen;
+            std::vector<double> ack, seen, publish;
             for (int i = 0; i < rounds; i++) {
                 const std::string addr = "10.0.1." + std::to_string(1 + i % 200);
                 const auto t0 = Clock::now();
@@ -218,10 +218,13 @@ int main(int argc, char **argv) {
                 const auto t2 = Clock::now();
                 ack.push_back(us(t1 - t0));
                 seen.push_back(us(t2 - t0));
+                publish.push_back(c.call("status", json::object())["publish_ns"].get<double>() /
+                                  1e3);
                 (void)addr;
             }
             report("backend.add/del -> acknowledged (persisted + published)", ack);
             report("backend.add/del -> generation observed by the worker", seen);
+            report("  of which writing the standby copy + commit (daemon)", publish);
         }
 
         // 2. Health failure -> the backend's slots are gone from the worker's tables.
