@@ -35,14 +35,12 @@ struct BackendChange {
     std::optional<uint32_t> weight; // Kind::Override: fields that differ from the file
     std::optional<std::string> state;
     std::optional<config::Mac> mac;
-    bool operator==(const BackendChange &) const = default;
 };
 
 struct Overlay {
     std::map<std::string, Service> services_added; // services the API added (whole)
     std::set<std::string> services_deleted;        // file services the API deleted
     std::map<BackendKey, BackendChange> backends;  // changes to backends of file services
-    bool operator==(const Overlay &) const = default;
 };
 
 struct Ids {
