@@ -228,6 +228,7 @@ void Daemon::shutdown() {
 }
 
 void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
+    std::string last_failure;
     while (!stop.load()) {
         bool dirty = false;
         {
@@ -253,9 +254,16 @@ void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
                     health_dirty_ = false;
                 }
                 publish_locked(services_, ids_, std::chrono::milliseconds(2000));
+                if (!last_failure.empty()) {
+                    log_line("publishing health changes works again");
+                    last_failure.clear();
+                }
             } catch (const std::exception &e) {
-                log_line(std::string("publishing a health change failed (will retry): ") +
-                         e.what());
+                // Retried every 100 ms; logged once per distinct error.
+                if (last_failure != e.what()) {
+                    last_failure = e.what();
+                    log_line("publishing a health change failed (retrying): " + last_failure);
+                }
                 std::lock_guard wl(wake_mu_);
                 health_dirty_ = true;
             }
