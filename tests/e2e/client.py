@@ -365,6 +365,10 @@ def cmd_sniff(a):
 
 
 def main():
+    # Ctrl-C / SIGTERM end this process at once (worker threads included), so
+    # that the script driving it sees it die and can clean up.
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("burst", "loop", "hold", "upload"):
