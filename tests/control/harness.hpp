@@ -42,6 +42,12 @@ std::string read_file(const std::string &path);
 // A region instance name unique to this process and test.
 std::string instance_name(const char *what);
 
+// Removes the region of an instance when the test ends, however it ends.
+struct RegionGuard {
+    std::string instance;
+    ~RegionGuard() { Region::unlink(instance); }
+};
+
 // The config head for a test: seed, [dataplane] instance, [control] in `dir`.
 std::string config_head(const TempDir &dir, const std::string &instance);
 

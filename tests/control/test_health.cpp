@@ -48,6 +48,7 @@ TEST_CASE("http checks: flapping within rise/fall changes nothing; fall, rise an
           "[health]") {
     TempDir dir;
     const std::string instance = instance_name("health");
+    RegionGuard unlink_region{instance};
     HttpServer a("127.0.0.1");
     HttpServer b("127.0.0.2", a.port());
     const std::string config = dir.file("sluice.toml");
@@ -127,13 +128,13 @@ mac = "02:00:00:00:00:02"
         CHECK(c.ok("service.list")["services"][0]["failing_open"] == false);
     }
     daemon.kill9();
-    Region::unlink(instance);
 }
 
 TEST_CASE("tcp checks: a closed port takes the backend out; fail closed empties the table",
           "[health]") {
     TempDir dir;
     const std::string instance = instance_name("tcp");
+    RegionGuard unlink_region{instance};
     TcpServer server("127.0.0.1");
     const std::string config = dir.file("sluice.toml");
     write_file(config, config_head(dir, instance) + R"([[service]]
@@ -174,5 +175,4 @@ mac = "02:00:00:00:00:01"
         c.ok("status");
     }
     daemon.kill9();
-    Region::unlink(instance);
 }

@@ -43,6 +43,7 @@ TEST_CASE("kill -9 right after an acknowledged change: the change is there after
           "[persist]") {
     TempDir dir;
     const std::string instance = instance_name("persist");
+    RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
     write_file(config, config_head(dir, instance) + kServices);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
@@ -89,12 +90,12 @@ TEST_CASE("kill -9 right after an acknowledged change: the change is there after
     Client c2(dir.file("ctl.sock"));
     CHECK(ids_of(c2, "web") == before);
     daemon.kill9();
-    Region::unlink(instance);
 }
 
 TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
     TempDir dir;
     const std::string instance = instance_name("persist-loop");
+    RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
     write_file(config, config_head(dir, instance) + kServices);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
@@ -111,12 +112,12 @@ TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
     Client c(dir.file("ctl.sock"));
     CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 7u);
     daemon.kill9();
-    Region::unlink(instance);
 }
 
 TEST_CASE("a lost state file: ids are taken from what the region holds", "[persist]") {
     TempDir dir;
     const std::string instance = instance_name("reconcile");
+    RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
     write_file(config, config_head(dir, instance) + kServices);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
@@ -143,5 +144,4 @@ TEST_CASE("a lost state file: ids are taken from what the region holds", "[persi
     CHECK(ids_of(c, "web") == before); // not renumbered to file order
     CHECK_THAT(read_file(dir.file("daemon.log")), Catch::Contains("republishing"));
     daemon.kill9();
-    Region::unlink(instance);
 }

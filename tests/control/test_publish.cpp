@@ -78,6 +78,7 @@ uint64_t check_view(const sl_tables *t, uint64_t seen, uint32_t salt, ReaderStat
 TEST_CASE("publishing through the daemon while a worker reads: no torn table", "[publish]") {
     TempDir dir;
     const std::string instance = instance_name("publish");
+    RegionGuard unlink_region{instance};
     std::string services = R"([[service]]
 name = "web"
 vip = "192.0.2.1"
@@ -151,5 +152,4 @@ type = "none"
     CHECK(st.torn.load() == 0);
     CHECK(st.bursts.load() > 0);
     CHECK(st.decided.load() > 0);
-    Region::unlink(instance);
 }
