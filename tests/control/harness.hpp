@@ -21,6 +21,23 @@ namespace sluice::test {
 
 using nlohmann::json;
 
+// One dsr-l2 service "web" (192.0.2.1:80, M = 251, no health check) with two
+// backends, 10.0.0.1 and 10.0.0.2: the config most control tests start from.
+inline constexpr const char *kWebService = R"([[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+table_size = 251
+[service.health]
+type = "none"
+[[service.backend]]
+address = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+[[service.backend]]
+address = "10.0.0.2"
+mac = "02:00:00:00:00:02"
+)";
+
 // Polls `pred` every 10 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()> &pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));

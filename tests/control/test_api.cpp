@@ -18,21 +18,6 @@ using sluice::Region;
 
 namespace {
 
-const char *kServices = R"([[service]]
-name = "web"
-vip = "192.0.2.1"
-port = 80
-table_size = 251
-[service.health]
-type = "none"
-[[service.backend]]
-address = "10.0.0.1"
-mac = "02:00:00:00:00:01"
-[[service.backend]]
-address = "10.0.0.2"
-mac = "02:00:00:00:00:02"
-)";
-
 struct Fixture {
     TempDir dir;
     std::string instance = instance_name("api");
@@ -40,7 +25,7 @@ struct Fixture {
     DaemonProcess daemon{config, dir.file("ctl.sock"), dir.file("daemon.log")};
 
     explicit Fixture(const std::string &extra_control = "") {
-        write_file(config, config_head(dir, instance) + extra_control + kServices);
+        write_file(config, config_head(dir, instance) + extra_control + kWebService);
         daemon.start();
     }
     ~Fixture() {
@@ -375,8 +360,8 @@ TEST_CASE("sluice-control --check exits 0 or 1 with FILE:LINE: field: reason", "
     TempDir dir;
     const std::string good = dir.file("good.toml");
     const std::string bad = dir.file("bad.toml");
-    write_file(good, config_head(dir, instance_name("check")) + kServices);
-    std::string text = config_head(dir, instance_name("check")) + kServices;
+    write_file(good, config_head(dir, instance_name("check")) + kWebService);
+    std::string text = config_head(dir, instance_name("check")) + kWebService;
     text.replace(text.find("table_size = 251"), 16, "table_size = 100");
     write_file(bad, text);
     auto run = [&](const std::string &file) {

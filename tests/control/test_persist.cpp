@@ -13,21 +13,6 @@ using sluice::Region;
 
 namespace {
 
-const char *kServices = R"([[service]]
-name = "web"
-vip = "192.0.2.1"
-port = 80
-table_size = 251
-[service.health]
-type = "none"
-[[service.backend]]
-address = "10.0.0.1"
-mac = "02:00:00:00:00:01"
-[[service.backend]]
-address = "10.0.0.2"
-mac = "02:00:00:00:00:02"
-)";
-
 std::map<std::string, uint16_t> ids_of(Client &c, const std::string &service) {
     std::map<std::string, uint16_t> out;
     const json list = c.ok("backend.list", {{"service", service}});
@@ -45,7 +30,7 @@ TEST_CASE("kill -9 right after an acknowledged change: the change is there after
     const std::string instance = instance_name("persist");
     RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kServices);
+    write_file(config, config_head(dir, instance) + kWebService);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     daemon.start();
     std::map<std::string, uint16_t> ids;
@@ -97,7 +82,7 @@ TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
     const std::string instance = instance_name("persist-loop");
     RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kServices);
+    write_file(config, config_head(dir, instance) + kWebService);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     for (int i = 0; i < 5; i++) {
         daemon.start();
@@ -119,7 +104,7 @@ TEST_CASE("a lost state file: ids are taken from what the region holds", "[persi
     const std::string instance = instance_name("reconcile");
     RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kServices);
+    write_file(config, config_head(dir, instance) + kWebService);
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     daemon.start();
     std::map<std::string, uint16_t> before;
@@ -135,7 +120,7 @@ TEST_CASE("a lost state file: ids are taken from what the region holds", "[persi
     CHECK(before.at("10.0.0.2") == 1);
     daemon.kill9();
     // The operator writes the current set into the file and the state file is lost.
-    std::string text = config_head(dir, instance) + kServices;
+    std::string text = config_head(dir, instance) + kWebService;
     text.replace(text.find("10.0.0.1"), 8, "10.0.0.3");
     write_file(config, text);
     REQUIRE(std::remove(dir.file("state/state.json").c_str()) == 0);

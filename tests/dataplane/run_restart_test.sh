@@ -14,35 +14,10 @@
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
-here=${SLUICE_TEST_DIR:-$(dirname "$0")}
-dp=${SLUICE_DATAPLANE:?}
-region=${SLUICE_DP_REGION:?}
-expect=${SLUICE_DP_EXPECT:?}
-gen=${SLUICE_GEN_BIN:?}
+TEST=restart
 limit_ms=${SLUICE_RESTART_LIMIT_MS:-1000}
-
-free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-if [ "$(id -u)" = 0 ] && [ "${free_huge:-0}" -ge 256 ]; then
-    mem_args=(--in-memory)
-else
-    mem_args=(--no-huge -m 256 --no-shconf)
-fi
-if [ "$(nproc)" -lt 2 ]; then
-    echo "SKIP: needs 2 CPUs (one generator core, one dataplane core)"
-    exit 77
-fi
-
-work=$(mktemp -d /tmp/sluice-dp-restart.XXXXXX)
-inst=dptest-restart-$$
-sock=$work/memif.sock
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    "$region" unlink --instance "$inst" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+# shellcheck source=memif_common.sh
+source "$(dirname "$0")/memif_common.sh"
 
 flows=4096
 A=$here/swap_a.json
