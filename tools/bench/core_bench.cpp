@@ -326,6 +326,7 @@ int main(int argc, char **argv) {
     std::memcpy(ctx.box_mac, box_mac, 6);
     std::memcpy(ctx.gw_mac, gw_mac, 6);
     inet_pton(AF_INET, "10.0.0.2", &ctx.box_ip4);
+    ctx.gue_dport = htons(6080);
 
     std::vector<uint8_t> pool(static_cast<size_t>(kFlows) * kSlot);
     for (uint32_t i = 0; i < kFlows; i++) {
