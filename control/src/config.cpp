@@ -740,6 +740,28 @@ std::string format_address(const Address &a) {
     return buf;
 }
 
+namespace {
+
+// Two hex digits (either case) as a byte.
+std::optional<uint8_t> hex_byte(std::string_view two) {
+    unsigned v = 0;
+    for (const char c : two) {
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= static_cast<unsigned>(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= static_cast<unsigned>(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= static_cast<unsigned>(c - 'A' + 10);
+        } else {
+            return std::nullopt;
+        }
+    }
+    return static_cast<uint8_t>(v);
+}
+
+} // namespace
+
 std::optional<Mac> parse_mac(std::string_view text) {
     if (text.size() != 17) {
         return std::nullopt;
@@ -749,21 +771,11 @@ std::optional<Mac> parse_mac(std::string_view text) {
         if (i > 0 && text[i * 3 - 1] != ':' && text[i * 3 - 1] != '-') {
             return std::nullopt;
         }
-        unsigned v = 0;
-        for (std::size_t k = 0; k < 2; k++) {
-            const char c = text[i * 3 + k];
-            v <<= 4;
-            if (c >= '0' && c <= '9') {
-                v |= static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v |= static_cast<unsigned>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v |= static_cast<unsigned>(c - 'A' + 10);
-            } else {
-                return std::nullopt;
-            }
+        const auto v = hex_byte(text.substr(i * 3, 2));
+        if (!v) {
+            return std::nullopt;
         }
-        m[i] = static_cast<uint8_t>(v);
+        m[i] = *v;
     }
     return m;
 }
@@ -784,21 +796,11 @@ std::optional<sl_hash_seed> parse_seed(std::string_view text) {
     }
     uint8_t bytes[16];
     for (std::size_t i = 0; i < 16; i++) {
-        unsigned v = 0;
-        for (std::size_t k = 0; k < 2; k++) {
-            const char c = text[i * 2 + k];
-            v <<= 4;
-            if (c >= '0' && c <= '9') {
-                v |= static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v |= static_cast<unsigned>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v |= static_cast<unsigned>(c - 'A' + 10);
-            } else {
-                return std::nullopt;
-            }
+        const auto v = hex_byte(text.substr(i * 2, 2));
+        if (!v) {
+            return std::nullopt;
         }
-        bytes[i] = static_cast<uint8_t>(v);
+        bytes[i] = *v;
     }
     // The 32 digits are the 16 seed bytes in order; k0 and k1 are read from
     // them little-endian, as the hash reads its message.
