@@ -410,16 +410,26 @@ SL_INLINE enum sl_verdict sl_parse_icmp_error(struct sl_cursor *c, struct sl_pkt
     return SL_VERDICT_ICMP_ERROR;
 }
 
-/* ICMP (IPv4): echo request, or an error routed by its embedded header. */
-SL_INLINE enum sl_verdict sl_parse_icmp(struct sl_cursor *c, struct sl_pkt *pkt) {
+/* The 8-byte ICMP/ICMPv6 header both steps start with: records offset, type
+ * and code and moves the cursor past it; NULL when it does not fit. */
+SL_INLINE const struct sl_icmp_hdr *sl_parse_icmp_hdr(struct sl_cursor *c, struct sl_pkt *pkt) {
     const struct sl_icmp_hdr *icmp = (const struct sl_icmp_hdr *)c->pos;
     if (c->pos + sizeof(*icmp) > c->limit || c->pos + sizeof(*icmp) > c->end) {
-        return sl_parse_drop(pkt, SL_DROP_TRUNCATED);
+        return NULL;
     }
     pkt->l4_off = sl_cursor_off(c);
     pkt->icmp_type = icmp->type;
     pkt->icmp_code = icmp->code;
     c->pos += sizeof(*icmp);
+    return icmp;
+}
+
+/* ICMP (IPv4): echo request, or an error routed by its embedded header. */
+SL_INLINE enum sl_verdict sl_parse_icmp(struct sl_cursor *c, struct sl_pkt *pkt) {
+    const struct sl_icmp_hdr *icmp = sl_parse_icmp_hdr(c, pkt);
+    if (icmp == NULL) {
+        return sl_parse_drop(pkt, SL_DROP_TRUNCATED);
+    }
     switch (icmp->type) {
         case SL_ICMP_ECHO:
             return SL_VERDICT_ICMP_ECHO;
@@ -436,15 +446,11 @@ SL_INLINE enum sl_verdict sl_parse_icmp(struct sl_cursor *c, struct sl_pkt *pkt)
 /* ICMPv6: echo request, neighbour solicitation (code 0, hop limit 255, at
  * least the 24-byte message), or an error routed by its embedded header. */
 SL_INLINE enum sl_verdict sl_parse_icmpv6(struct sl_cursor *c, struct sl_pkt *pkt) {
-    const struct sl_icmp_hdr *icmp = (const struct sl_icmp_hdr *)c->pos;
     const uint8_t *l4 = c->pos;
-    if (c->pos + sizeof(*icmp) > c->limit || c->pos + sizeof(*icmp) > c->end) {
+    const struct sl_icmp_hdr *icmp = sl_parse_icmp_hdr(c, pkt);
+    if (icmp == NULL) {
         return sl_parse_drop(pkt, SL_DROP_TRUNCATED);
     }
-    pkt->l4_off = sl_cursor_off(c);
-    pkt->icmp_type = icmp->type;
-    pkt->icmp_code = icmp->code;
-    c->pos += sizeof(*icmp);
     switch (icmp->type) {
         case SL_ICMPV6_ECHO_REQUEST:
             return SL_VERDICT_ICMP_ECHO;
