@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * burst.h: the fast path, a burst at a time. Not for BPF.
+ *
+ * sl_burst_forward() decides and rewrites a burst of frames stage by stage
+ * (parse all, find all services, hash all, read all table slots, rewrite
+ * all) instead of packet by packet, so that the CPU overlaps the work of
+ * different packets: the SipHash-1-3 of 8 flows runs in one set of 64-bit
+ * vector lanes, the table reads of a burst are in flight together, and no
+ * per-packet struct sl_pkt is zeroed.
+ *
+ * It takes the common case only and is exactly the generic path for it:
+ *   untagged Ethernet, IPv4 without options, not a fragment, TCP or UDP,
+ *   to a service in `dsr-l2`, or in `ipip` / `gue` towards an IPv4 backend
+ *   within the MTU and the headroom.
+ * For such a frame the result (verdict, drop reason, service, backend, the
+ * bytes written, the new frame start and length) equals that of
+ *   sl_parse -> sl_decide -> sl_rewrite_forward;
+ * tests/unit/test_burst.cpp checks this on crafted, random and mutated
+ * frames. Every other frame (IPv6, VLAN tags, options, fragments, ICMP, ARP,
+ * an IPv6 backend, an MTU overflow, ...) comes back as SL_BURST_SLOW,
+ * untouched, and the caller runs the generic path on it.
+ */
+#ifndef SLUICE_BURST_H
+#define SLUICE_BURST_H
+
+#if defined(__bpf__)
+#error "sluice/burst.h is for the DPDK dataplane and the tools, not BPF"
+#endif
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sluice/burst.h assumes a little-endian host"
+#endif
+
+#include "sluice/compat.h"
+#include "sluice/counters.h"
+#include "sluice/decide.h"
+#include "sluice/hash.h"
+#include "sluice/region.h"
+#include "sluice/rewrite.h"
+#include "sluice/wire.h"
+
+SL_EXTERN_C_BEGIN
+
+/* The most frames one call takes (a DPDK burst). */
+#define SL_BURST_MAX 32
+
+enum sl_burst_verdict {
+    SL_BURST_FORWARD = 0, /* rewritten: transmit frame/len on the forwarding port */
+    SL_BURST_DROP,        /* drop, count `drop` (NOT_VIP or NO_BACKEND) */
+    SL_BURST_SLOW,        /* not the common case: untouched, run the generic path */
+};
+
+struct sl_burst_pkt {
+    /* in */
+    uint8_t *frame;    /* the frame's first byte */
+    uint32_t len;      /* its length */
+    uint32_t headroom; /* writable bytes before frame */
+    /* out */
+    uint8_t verdict;     /* enum sl_burst_verdict */
+    uint8_t drop;        /* enum sl_drop_reason, for SL_BURST_DROP */
+    uint16_t service_id; /* for SL_BURST_FORWARD (and DROP once a service matched) */
+    uint16_t backend_id; /* for SL_BURST_FORWARD */
+    uint16_t in_len;     /* the frame's length as received (for counters) */
+    /* with SL_BURST_FORWARD, frame/len are the rewritten frame */
+};
+SL_STATIC_ASSERT(offsetof(struct sl_burst_pkt, in_len) ==
+                     offsetof(struct sl_burst_pkt, verdict) + 6,
+                 "burst packet: the outcome is one 8-byte word");
+
+/* ---- SipHash-1-3 of the IPv4 flow key, 8 keys in vector lanes ----
+ * Lane for lane the same function as sl_flow_hash() on an IPv4 key: the
+ * message is the two little-endian words w0 = src | dst << 32 and
+ * w1 = sport dport proto family pad. GCC and clang lower the vector type to
+ * whatever the target has (one AVX-512 register, two AVX2 ones, ...). */
+typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
+
+#define SL_ROTL_V(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SL_SIPROUND_V(v0, v1, v2, v3)                                                              \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = SL_ROTL_V(v1, 13);                                                                    \
+        v1 ^= v0;                                                                                  \
+        v0 = SL_ROTL_V(v0, 32);                                                                    \
+        v2 += v3;                                                                                  \
+        v3 = SL_ROTL_V(v3, 16);                                                                    \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = SL_ROTL_V(v3, 21);                                                                    \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = SL_ROTL_V(v1, 17);                                                                    \
+        v1 ^= v2;                                                                                  \
+        v2 = SL_ROTL_V(v2, 32);                                                                    \
+    } while (0)
+
+SL_INLINE sl_u64x8 sl_flow_hash4_x8(sl_u64x8 w0, sl_u64x8 w1, const struct sl_hash_seed *seed) {
+    const sl_u64x8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+    sl_u64x8 v0 = zero + (seed->k0 ^ 0x736f6d6570736575ULL);
+    sl_u64x8 v1 = zero + (seed->k1 ^ 0x646f72616e646f6dULL);
+    sl_u64x8 v2 = zero + (seed->k0 ^ 0x6c7967656e657261ULL);
+    sl_u64x8 v3 = zero + (seed->k1 ^ 0x7465646279746573ULL);
+    const uint64_t b = (uint64_t)16 << 56;
+    v3 ^= w0;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    v0 ^= w0;
+    v3 ^= w1;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    v0 ^= w1;
+    v3 ^= b;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Hashes n (<= SL_BURST_MAX) IPv4 keys given as their two message words. */
+SL_INLINE void sl_flow_hash4_burst(const uint64_t *w0, const uint64_t *w1, uint64_t *out,
+                                   unsigned n, const struct sl_hash_seed *seed) {
+    for (unsigned i = 0; i < n; i += 8) {
+        sl_u64x8 a;
+        sl_u64x8 b;
+        __builtin_memcpy(&a, w0 + i, sizeof(a)); /* callers size arrays to SL_BURST_MAX */
+        __builtin_memcpy(&b, w1 + i, sizeof(b));
+        const sl_u64x8 h = sl_flow_hash4_x8(a, b, seed);
+        __builtin_memcpy(out + i, &h, sizeof(h));
+    }
+}
+
+/* Which bits of w0 / w1 a hash mode keeps (sl_key_apply_mode on the words):
+ * w0 = src[0..3] dst[0..3]; w1 = sport dport proto family pad pad. */
+SL_INLINE uint64_t sl_burst_mask_w0(uint8_t mode) {
+    return mode == SL_HASH_5TUPLE ? ~(uint64_t)0 : (uint64_t)0xffffffffu;
+}
+SL_INLINE uint64_t sl_burst_mask_w1(uint8_t mode) {
+    if (mode == SL_HASH_SRC_IP_PORT) {
+        return (uint64_t)0xff << 40 | 0xffffu; /* family, sport */
+    }
+    if (mode == SL_HASH_SRC_IP) {
+        return (uint64_t)0xff << 40; /* family */
+    }
+    return (uint64_t)0xffffffffffULL | (uint64_t)0xff << 40; /* all but pad */
+}
+
+/* ---- stage 1: the common-case parse ----
+ * Returns 1 and the key words for an untagged IPv4 (no options, no fragment)
+ * TCP/UDP frame that sl_parse would classify SL_VERDICT_FLOW, 0 otherwise
+ * (including frames sl_parse would drop: the generic path names the reason). */
+SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint64_t *w1,
+                              uint16_t *l3_len) {
+    /* Every field below lies within the first 48 bytes: read them all, then
+     * test them together (one well-predicted branch for the common case).
+     * Shorter frames (a UDP datagram of under 6 payload bytes on a link that
+     * does not pad) take the generic path. */
+    if (len < 48) {
+        return 0;
+    }
+    uint16_t ethertype;
+    uint16_t tot_be;
+    uint16_t frag_be;
+    uint16_t ulen_be;
+    uint64_t addrs;
+    uint32_t ports;
+    __builtin_memcpy(&ethertype, f + 12, 2);
+    __builtin_memcpy(&tot_be, f + 16, 2);
+    __builtin_memcpy(&frag_be, f + 20, 2);
+    __builtin_memcpy(&addrs, f + 26, 8); /* saddr, daddr: the key's src[0..3], dst[0..3] */
+    __builtin_memcpy(&ports, f + 34, 4); /* sport, dport as on the wire */
+    __builtin_memcpy(&ulen_be, f + 38, 2);
+    const uint8_t ver_ihl = f[14];
+    const uint8_t proto = f[23];
+    const uint32_t tot = sl_ntohs(tot_be);
+    const uint32_t room =
+        tot - 20u; /* bytes of the IP packet from the L4 header on (wraps if tot < 20) */
+    const uint32_t doff = (uint32_t)(f[46] >> 4) * 4u;
+    const uint32_t ulen = sl_ntohs(ulen_be);
+    const int tcp_ok = proto == SL_IPPROTO_TCP && room >= 20 && doff >= 20 && doff <= room;
+    const int udp_ok = proto == SL_IPPROTO_UDP && room >= 8 && ulen >= 8 && ulen <= room;
+    const int ok = (ethertype == sl_htons(SL_ETH_P_IPV4)) & (ver_ihl == 0x45) & (tot >= 20) &
+                   (14 + tot <= len) & ((frag_be & sl_htons(SL_IPV4_MF | SL_IPV4_OFFMASK)) == 0) &
+                   (tcp_ok | udp_ok);
+    if (!ok) {
+        return 0;
+    }
+    *w0 = addrs;
+    *w1 = (uint64_t)ports | (uint64_t)proto << 32 | (uint64_t)SL_AF_INET << 40;
+    *l3_len = (uint16_t)tot;
+    return 1;
+}
+
+/* ---- stage 5: the rewrites, header words built in registers ---- */
+
+/* The ones'-complement sum of an IPv4 header given as words loaded in
+ * memory order (w0 = bytes 0-7, w1 = 8-15 with check 0, w2 = 16-19). */
+SL_INLINE uint16_t sl_burst_ip4_csum(uint64_t w0, uint64_t w1, uint32_t w2) {
+    uint64_t acc = (w0 & 0xffffffffu) + (w0 >> 32) + (w1 & 0xffffffffu) + (w1 >> 32) + w2;
+    return sl_csum_fold(sl_csum_reduce(acc));
+}
+
+/* The outer Ethernet header of encapsulated frames as two overlapping words
+ * (bytes 0-7 and 6-13), built once per burst: stored word by word, without
+ * composing it in memory first (a wide load of narrower stores stalls). */
+SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2]) {
+    SL_STATIC_ASSERT(offsetof(struct sl_encap_ctx, gw_mac) == 6, "encap context: gw_mac at 6");
+    const uint8_t *c = (const uint8_t *)ctx;
+    uint64_t box; /* box MAC, gw MAC[0..1] */
+    uint64_t gw;  /* gw MAC, box_ip6[0..1] */
+    __builtin_memcpy(&box, c + offsetof(struct sl_encap_ctx, box_mac), 8);
+    __builtin_memcpy(&gw, c + offsetof(struct sl_encap_ctx, gw_mac), 8);
+    const uint64_t mac = 0xffffffffffffULL;
+    eth[0] = (gw & mac) | (box & 0xffffu) << 48;
+    eth[1] = (box & mac) | (uint64_t)sl_htons(SL_ETH_P_IPV4) << 48;
+}
+
+/* IPIP or GUE of an untagged IPv4 frame (checked by sl_burst_parse4) towards
+ * an IPv4 backend: sl_encap_common's output for that case. Returns 0 when the
+ * generic path must take it (MTU, headroom, GUE port 0). */
+SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
+                              const struct sl_encap_ctx *ctx, const uint64_t eth[2],
+                              const struct sl_backend *be, int gue, uint16_t gue_dport,
+                              uint64_t flow_hash) {
+    const uint32_t added = 20u + (gue ? (uint32_t)SL_ENCAP_GUE_LEN : 0u);
+    const uint32_t outer_len = (uint32_t)l3_len + added;
+    if (outer_len > ctx->mtu || outer_len > 0xffffu || p->headroom < added ||
+        (gue && gue_dport == 0)) {
+        return 0;
+    }
+    uint64_t iw0; /* ver_ihl tos tot_len id frag_off of the inner header, as stored */
+    __builtin_memcpy(&iw0, p->frame + 14, 8);
+    const uint64_t df = (iw0 >> 48) & sl_htons(SL_IPV4_DF); /* the outer frag_off */
+    /* id: 0 with DF, else inner id ^ the hash's low 16 bits (xor commutes
+     * with the byte swap) */
+    const uint64_t id =
+        df ? 0 : ((iw0 >> 32) & 0xffffu) ^ sl_htons((uint16_t)sl_encap_hash32(flow_hash));
+    const uint8_t next = gue ? (uint8_t)SL_IPPROTO_UDP : (uint8_t)SL_IPPROTO_IPIP;
+    uint32_t daddr;
+    __builtin_memcpy(&daddr, be->addr, 4);
+    const uint64_t w0 = 0x45u | (iw0 & 0xff00u) /* tos */ |
+                        (uint64_t)sl_htons((uint16_t)outer_len) << 16 | id << 32 | df << 48;
+    uint64_t w1 = (uint64_t)ctx->ttl | (uint64_t)next << 8 | (uint64_t)ctx->box_ip4 << 32;
+    w1 |= (uint64_t)sl_burst_ip4_csum(w0, w1, daddr) << 16;
+
+    uint8_t *out = p->frame - added;
+    __builtin_memcpy(out, &eth[0], 8);     /* gateway MAC, box MAC[0..1] */
+    __builtin_memcpy(out + 6, &eth[1], 8); /* box MAC, ethertype IPv4 */
+    __builtin_memcpy(out + 14, &w0, 8);
+    __builtin_memcpy(out + 22, &w1, 8);
+    __builtin_memcpy(out + 30, &daddr, 4);
+    if (gue) {
+        const uint16_t sport = sl_htons(sl_gue_sport(ctx, flow_hash));
+        const uint16_t ulen = sl_htons((uint16_t)(l3_len + SL_ENCAP_GUE_LEN));
+        const uint64_t u = (uint64_t)sport | (uint64_t)gue_dport << 16 | (uint64_t)ulen << 32;
+        const uint32_t g = (uint32_t)SL_IPPROTO_IPIP << 8; /* ver 0 C 0 hlen 0, proto 4, flags 0 */
+        __builtin_memcpy(out + 34, &u, 8);
+        __builtin_memcpy(out + 42, &g, 4);
+    }
+    p->frame = out;
+    p->len = 14 + outer_len;
+    return 1;
+}
+
+/* ---- the burst ---- */
+
+/* The outcome fields of a packet, written as one 8-byte store. */
+SL_INLINE void sl_burst_set(struct sl_burst_pkt *p, uint8_t verdict, uint8_t drop, uint16_t sid,
+                            uint16_t bid, uint16_t in_len) {
+    const uint64_t v = (uint64_t)verdict | (uint64_t)drop << 8 | (uint64_t)sid << 16 |
+                       (uint64_t)bid << 32 | (uint64_t)in_len << 48;
+    __builtin_memcpy(&p->verdict, &v, sizeof(v));
+}
+
+/* What a service lookup gave, kept for the next packets of the same
+ * (VIP, port, protocol). */
+struct sl_burst_svc {
+    uint64_t vip_port_proto; /* daddr | dport << 32 | proto << 48; ~0 = none yet */
+    uint64_t mask0;
+    uint64_t mask1;
+    uint16_t sid; /* SL_DECIDE_NONE when no service matched */
+    uint8_t drop; /* SL_DROP_NONE when the service can take packets */
+    uint8_t pad;
+};
+
+SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_proto,
+                               struct sl_burst_svc *r) {
+    uint8_t vip[16] = {0};
+    const uint32_t d = (uint32_t)vip_port_proto;
+    __builtin_memcpy(vip, &d, 4);
+    const uint16_t dport = (uint16_t)(vip_port_proto >> 32);
+    const uint8_t proto = (uint8_t)(vip_port_proto >> 48);
+    int sid = sl_index_find(t, SL_AF_INET, vip, dport, proto, SL_MATCH_PORT);
+    if (sid < 0) {
+        sid = sl_index_find(t, SL_AF_INET, vip, 0, proto, SL_MATCH_ANY_PORT);
+    }
+    r->vip_port_proto = vip_port_proto;
+    r->sid = SL_DECIDE_NONE;
+    r->drop = SL_DROP_NOT_VIP;
+    r->mask0 = 0;
+    r->mask1 = 0;
+    if (sid < 0 || sid >= SL_MAX_SERVICES) {
+        return;
+    }
+    const struct sl_service *svc = &t->services[sid];
+    r->sid = (uint16_t)sid;
+    if (!(svc->flags & SL_SVC_ACTIVE)) {
+        return;
+    }
+    const uint32_t m = svc->table_size;
+    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
+        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
+        r->drop = SL_DROP_NO_BACKEND;
+        return;
+    }
+    r->drop = SL_DROP_NONE;
+    r->mask0 = sl_burst_mask_w0(svc->hash_mode);
+    r->mask1 = sl_burst_mask_w1(svc->hash_mode);
+}
+
+/* Decides and rewrites p[0..n) (n <= SL_BURST_MAX) against tables t (not
+ * NULL). See the top of this file. */
+SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
+                                struct sl_burst_pkt *p, unsigned n) {
+    uint64_t w0[SL_BURST_MAX];
+    uint64_t w1[SL_BURST_MAX];
+    uint64_t h[SL_BURST_MAX];
+    uint16_t l3_len[SL_BURST_MAX];
+    uint16_t sid_of[SL_BURST_MAX];
+    uint8_t go[SL_BURST_MAX]; /* still on the fast path after the decision so far */
+    const uint16_t *slot[SL_BURST_MAX];
+    /* ~0 matches no packet: bits 56-63 of a real value are 0 */
+    struct sl_burst_svc last = {~(uint64_t)0, 0, 0, SL_DECIDE_NONE, SL_DROP_NOT_VIP, 0};
+    if (n > SL_BURST_MAX) {
+        n = SL_BURST_MAX;
+    }
+
+    /* 1. parse; service (consecutive packets of one VIP/port/protocol reuse
+     * the lookup); the hash mode applied to the key words */
+    for (unsigned i = 0; i < n; i++) {
+        const uint16_t in_len = (uint16_t)p[i].len;
+        go[i] = 0;
+        if (!sl_burst_parse4(p[i].frame, p[i].len, &w0[i], &w1[i], &l3_len[i])) {
+            w0[i] = 0;
+            w1[i] = 0;
+            sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
+                         in_len);
+            continue;
+        }
+        const uint64_t vip_port_proto =
+            (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
+        if (vip_port_proto != last.vip_port_proto) {
+            sl_burst_lookup(t, vip_port_proto, &last);
+        }
+        if (last.drop != SL_DROP_NONE) {
+            sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE, in_len);
+            w0[i] = 0;
+            w1[i] = 0;
+            continue;
+        }
+        w0[i] &= last.mask0;
+        w1[i] &= last.mask1;
+        sid_of[i] = last.sid;
+        go[i] = 1;
+    }
+
+    /* 2. hash, 8 lanes at a time (lanes past n hash zeros, unused) */
+    for (unsigned i = n; i < ((n + 7u) & ~7u); i++) {
+        w0[i] = 0;
+        w1[i] = 0;
+    }
+    sl_flow_hash4_burst(w0, w1, h, n, &t->seed);
+
+    /* 3. slot, prefetched */
+    for (unsigned i = 0; i < n; i++) {
+        if (go[i]) {
+            const struct sl_service *svc = &t->services[sid_of[i]];
+            const uint32_t s = sl_fastmod((uint32_t)h[i], svc->table_fastmod, svc->table_size);
+            slot[i] = &t->arena[svc->table_offset + s];
+            __builtin_prefetch(slot[i]);
+            if (svc->fwd_mode != SL_FWD_DSR_L2) {
+                /* encapsulation writes into the headroom: the cache line
+                 * before the frame, which nothing has touched yet */
+                __builtin_prefetch(p[i].frame - 1, 1);
+            }
+        }
+    }
+
+    /* 4. backend */
+    uint16_t bid_of[SL_BURST_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        if (go[i]) {
+            const uint16_t bid = *slot[i];
+            bid_of[i] = bid;
+            if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
+                go[i] = 0;
+                sl_burst_set(&p[i], SL_BURST_DROP, SL_DROP_NO_BACKEND, sid_of[i], SL_DECIDE_NONE,
+                             (uint16_t)p[i].len);
+            }
+        }
+    }
+
+    /* 5. rewrite */
+    uint64_t eth[2];
+    sl_burst_encap_eth(ctx, eth);
+    for (unsigned i = 0; i < n; i++) {
+        if (!go[i]) {
+            continue;
+        }
+        const uint16_t in_len = (uint16_t)p[i].len;
+        const uint16_t sid = sid_of[i];
+        const uint16_t bid = bid_of[i];
+        const struct sl_service *svc = &t->services[sid];
+        const struct sl_backend *be = &t->backends[bid];
+        int ok;
+        switch (svc->fwd_mode) {
+            case SL_FWD_DSR_L2:
+                sl_rewrite_dsr_l2(p[i].frame, ctx->box_mac, be->mac);
+                ok = 1;
+                break;
+            case SL_FWD_IPIP:
+                ok = be->family == SL_AF_INET &&
+                     sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 0, 0, h[i]);
+                break;
+            case SL_FWD_GUE:
+                ok = be->family == SL_AF_INET &&
+                     sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 1,
+                                     svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[i]);
+                break;
+            default:
+                ok = 0;
+                break;
+        }
+        if (ok) {
+            sl_burst_set(&p[i], SL_BURST_FORWARD, SL_DROP_NONE, sid, bid, in_len);
+        } else {
+            /* nothing was written */
+            sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
+                         in_len);
+        }
+    }
+}
+
+SL_EXTERN_C_END
+
+#endif /* SLUICE_BURST_H */

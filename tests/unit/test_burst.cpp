@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The burst fast path (sluice/burst.h) against the generic path
+// (sl_parse -> sl_decide -> sl_rewrite_forward), frame by frame: what the
+// fast path forwards, the generic path forwards to the same backend with the
+// same bytes; what it drops, the generic path drops for the same reason; what
+// it hands back (SL_BURST_SLOW) it has not touched. Crafted frames of every
+// kind, random ones and mutated ones, in bursts that mix services.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "pktbuild.hpp"
+#include "sluice/burst.h"
+#include "sluice/decide.h"
+#include "sluice/parse.h"
+#include "sluice/rewrite.h"
+
+using pktbuild::Builder;
+using pktbuild::Bytes;
+
+namespace {
+
+struct TablesFree {
+    void operator()(sl_tables *t) const { std::free(t); }
+};
+using Tables = std::unique_ptr<sl_tables, TablesFree>;
+
+void index_add(sl_tables *t, uint8_t family, const uint8_t *vip, uint16_t port, uint8_t proto,
+               uint8_t match, uint16_t sid) {
+    uint32_t i = sl_index_hash(family, vip, port, proto, match);
+    while (t->index[i].used) {
+        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
+    }
+    sl_index_entry &e = t->index[i];
+    std::memcpy(e.vip, vip, 16);
+    e.port = port;
+    e.proto = proto;
+    e.family = family;
+    e.match = match;
+    e.used = 1;
+    e.service_id = sid;
+}
+
+struct SvcSpec {
+    const char *vip;
+    uint16_t port; // 0: any port
+    uint8_t proto;
+    uint8_t hash_mode;
+    uint8_t fwd_mode;
+    bool active;
+    uint32_t table_size; // 0: no table
+    uint8_t backend_family;
+    uint16_t gue_port; // host order; 0: the context's
+    int holes;         // every holes-th slot: 0xFFFF (1) or an inactive backend (2); 0 none
+};
+
+constexpr uint16_t kBackendsPerService = 8;
+
+// The services every test uses (ids 0..).
+const std::vector<SvcSpec> kServices = {
+    {"192.0.2.10", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0, 0},
+    {"192.0.2.11", 53, SL_IPPROTO_UDP, SL_HASH_SRC_IP_PORT, SL_FWD_IPIP, true, 251, SL_AF_INET, 0,
+     0},
+    {"192.0.2.12", 443, SL_IPPROTO_TCP, SL_HASH_SRC_IP, SL_FWD_GUE, true, 251, SL_AF_INET, 0, 0},
+    {"192.0.2.12", 443, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_GUE, true, 257, SL_AF_INET, 7777, 0},
+    {"192.0.2.13", 0, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_IPIP, true, 251, SL_AF_INET, 0, 0},
+    {"192.0.2.14", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_IPIP, true, 251, SL_AF_INET6, 0, 0},
+    {"192.0.2.15", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, false, 251, SL_AF_INET, 0, 0},
+    {"192.0.2.16", 80, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 0, SL_AF_INET, 0, 0},
+    {"192.0.2.17", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0, 1},
+    {"192.0.2.18", 80, SL_IPPROTO_UDP, SL_HASH_SRC_IP, SL_FWD_IPIP, true, 251, SL_AF_INET, 0, 2},
+};
+
+Tables make_tables() {
+    Tables t(static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))));
+    REQUIRE(t);
+    t->seed = sl_hash_seed{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+    uint32_t offset = 0;
+    for (size_t sid = 0; sid < kServices.size(); sid++) {
+        const SvcSpec &sp = kServices[sid];
+        sl_service &s = t->services[sid];
+        REQUIRE(inet_pton(AF_INET, sp.vip, s.vip) == 1);
+        s.port = htons(sp.port);
+        s.proto = sp.proto;
+        s.family = SL_AF_INET;
+        s.hash_mode = sp.hash_mode;
+        s.fwd_mode = sp.fwd_mode;
+        s.flags = sp.active ? SL_SVC_ACTIVE : 0;
+        s.gue_port = htons(sp.gue_port);
+        s.table_offset = offset;
+        s.table_size = sp.table_size;
+        s.table_fastmod = sp.table_size ? sl_fastmod_magic(sp.table_size) : 0;
+        s.n_backends = kBackendsPerService;
+        const uint16_t base = static_cast<uint16_t>(sid * kBackendsPerService);
+        for (uint16_t b = 0; b < kBackendsPerService; b++) {
+            sl_backend &be = t->backends[base + b];
+            be.family = sp.backend_family;
+            be.flags = SL_BACKEND_ACTIVE;
+            be.service_id = static_cast<uint16_t>(sid);
+            if (sp.backend_family == SL_AF_INET) {
+                const uint32_t a = htonl(0x0a000000u + (static_cast<uint32_t>(sid) << 8) + b + 1);
+                std::memcpy(be.addr, &a, 4);
+            } else {
+                REQUIRE(inet_pton(AF_INET6, "2001:db8:1::1", be.addr) == 1);
+                be.addr[15] = static_cast<uint8_t>(b + 1);
+            }
+            const uint8_t mac[6] = {
+                0x02, 0xbe, 0, static_cast<uint8_t>(sid), 0, static_cast<uint8_t>(b)};
+            std::memcpy(be.mac, mac, 6);
+        }
+        if (sp.holes == 2) {
+            t->backends[base + kBackendsPerService - 1].flags = 0; // owns slots, inactive
+        }
+        for (uint32_t i = 0; i < sp.table_size; i++) {
+            uint16_t bid = static_cast<uint16_t>(base + (i * 7 + sid) % kBackendsPerService);
+            if (sp.holes == 1 && i % 3 == 0) {
+                bid = 0xFFFF;
+            }
+            t->arena[offset + i] = bid;
+        }
+        offset += sp.table_size;
+        index_add(t.get(), SL_AF_INET, s.vip, s.port, s.proto,
+                  sp.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT, static_cast<uint16_t>(sid));
+    }
+    t->n_services = static_cast<uint32_t>(kServices.size());
+    t->n_backends = static_cast<uint32_t>(kServices.size() * kBackendsPerService);
+    return t;
+}
+
+sl_encap_ctx make_ctx() {
+    sl_encap_ctx ctx;
+    sl_encap_ctx_defaults(&ctx);
+    const uint8_t box[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
+    const uint8_t gw[6] = {0x02, 0x99, 0x88, 0x77, 0x66, 0x02};
+    std::memcpy(ctx.box_mac, box, 6);
+    std::memcpy(ctx.gw_mac, gw, 6);
+    inet_pton(AF_INET, "198.51.100.1", &ctx.box_ip4);
+    inet_pton(AF_INET6, "2001:db8:ff::1", ctx.box_ip6);
+    ctx.gue_dport = htons(6080);
+    ctx.ttl = 61;
+    return ctx;
+}
+
+// The generic path's outcome for one frame.
+struct Generic {
+    enum Kind { Forward, Drop, Other } kind;
+    uint8_t drop = 0;
+    uint16_t sid = SL_DECIDE_NONE;
+    uint16_t bid = SL_DECIDE_NONE;
+    uint32_t out_off = 0; // offset of the output frame in the buffer
+    uint32_t out_len = 0;
+};
+
+constexpr uint32_t kRoom = 2048 + 128;
+
+struct Buf {
+    std::vector<uint8_t> bytes;
+    uint32_t headroom;
+    uint32_t len;
+    uint8_t *frame() { return bytes.data() + headroom; }
+};
+
+Buf make_buf(const Bytes &f, uint32_t headroom) {
+    Buf b{std::vector<uint8_t>(headroom + f.size() + 64, 0x5c), headroom,
+          static_cast<uint32_t>(f.size())};
+    std::copy(f.begin(), f.end(), b.bytes.begin() + headroom);
+    return b;
+}
+
+Generic run_generic(const sl_tables *t, const sl_encap_ctx *ctx, Buf &b) {
+    sl_pkt pkt;
+    const sl_verdict v = sl_parse(b.frame(), b.len, &pkt);
+    if (v != SL_VERDICT_FLOW && v != SL_VERDICT_ICMP_ERROR) {
+        return {Generic::Other};
+    }
+    const sl_decision d = sl_decide(t, &pkt);
+    if (d.drop != SL_DROP_NONE) {
+        return {Generic::Drop, d.drop, d.service_id};
+    }
+    const sl_rw_result r =
+        sl_rewrite_forward(b.frame(), b.len, b.headroom, &pkt, ctx, &t->services[d.service_id],
+                           &t->backends[d.backend_id], d.hash);
+    if (r.verdict != SL_RW_OK) {
+        return {Generic::Other};
+    }
+    return {Generic::Forward,
+            0,
+            d.service_id,
+            d.backend_id,
+            static_cast<uint32_t>(r.frame - b.bytes.data()),
+            r.len};
+}
+
+struct Tally {
+    size_t forward = 0;
+    size_t drop = 0;
+    size_t slow = 0;
+    size_t drop_reason[SL_DROP_COUNT] = {};
+    size_t forward_mode[3] = {};
+};
+
+// Runs a burst of frames through both paths and checks every frame.
+void check_burst(const sl_tables *t, const sl_encap_ctx *ctx, const std::vector<Bytes> &frames,
+                 const std::vector<uint32_t> &headrooms, Tally &tally) {
+    REQUIRE(frames.size() <= SL_BURST_MAX);
+    std::vector<Buf> fast;
+    std::vector<Buf> slow;
+    sl_burst_pkt p[SL_BURST_MAX];
+    for (size_t i = 0; i < frames.size(); i++) {
+        fast.push_back(make_buf(frames[i], headrooms[i]));
+        slow.push_back(make_buf(frames[i], headrooms[i]));
+        p[i].frame = fast[i].frame();
+        p[i].len = fast[i].len;
+        p[i].headroom = fast[i].headroom;
+    }
+    sl_burst_forward(t, ctx, p, static_cast<unsigned>(frames.size()));
+    for (size_t i = 0; i < frames.size(); i++) {
+        INFO("frame " << i << " of " << frames.size() << ", " << frames[i].size()
+                      << " bytes, headroom " << headrooms[i]);
+        const Generic g = run_generic(t, ctx, slow[i]);
+        CHECK(p[i].in_len == frames[i].size());
+        switch (p[i].verdict) {
+            case SL_BURST_FORWARD:
+                tally.forward++;
+                REQUIRE(g.kind == Generic::Forward);
+                CHECK(p[i].service_id == g.sid);
+                CHECK(p[i].backend_id == g.bid);
+                CHECK(static_cast<uint32_t>(p[i].frame - fast[i].bytes.data()) == g.out_off);
+                CHECK(p[i].len == g.out_len);
+                CHECK(fast[i].bytes == slow[i].bytes);
+                tally.forward_mode[t->services[p[i].service_id].fwd_mode]++;
+                break;
+            case SL_BURST_DROP:
+                tally.drop++;
+                REQUIRE(g.kind == Generic::Drop);
+                CHECK(p[i].drop == g.drop);
+                CHECK(p[i].service_id == g.sid);
+                tally.drop_reason[p[i].drop]++;
+                CHECK(fast[i].bytes == make_buf(frames[i], headrooms[i]).bytes);
+                break;
+            case SL_BURST_SLOW:
+                tally.slow++;
+                CHECK(p[i].frame == fast[i].frame());
+                CHECK(p[i].len == frames[i].size());
+                CHECK(fast[i].bytes == make_buf(frames[i], headrooms[i]).bytes);
+                break;
+            default:
+                FAIL("unknown verdict " << int(p[i].verdict));
+        }
+    }
+}
+
+std::string ip4_text(uint32_t host) {
+    const uint32_t n = htonl(host);
+    char s[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &n, s, sizeof(s));
+    return s;
+}
+
+// A well-formed frame to one of the services (or to no VIP), varied by rng.
+Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
+    const size_t which = rng() % (kServices.size() + 1);
+    std::string dst = which < kServices.size() ? kServices[which].vip : "192.0.2.99";
+    uint8_t proto = which < kServices.size() ? kServices[which].proto : SL_IPPROTO_TCP;
+    if (rng() % 8 == 0) {
+        proto = proto == SL_IPPROTO_TCP ? SL_IPPROTO_UDP : SL_IPPROTO_TCP; // a wrong protocol
+    }
+    uint16_t dport = which < kServices.size() && kServices[which].port != 0
+                         ? kServices[which].port
+                         : static_cast<uint16_t>(rng());
+    if (rng() % 8 == 0) {
+        dport = static_cast<uint16_t>(rng()); // a wrong port
+    }
+    const std::string src = ip4_text(0x64000000u + (rng() & 0xffffff));
+    const uint16_t sport = static_cast<uint16_t>(rng());
+    pktbuild::Ipv4Opts o;
+    o.tos = static_cast<uint8_t>(rng());
+    o.id = static_cast<uint16_t>(rng());
+    o.ttl = static_cast<uint8_t>(rng());
+    o.frag_off = rng() % 2 ? 0x4000 : 0; // DF or not
+    const int odd = plain_only ? 0 : static_cast<int>(rng() % 10);
+    if (odd == 1) {
+        o.options = {1, 1, 1, 0}; // NOPs
+    } else if (odd == 2) {
+        o.frag_off = static_cast<uint16_t>(0x2000 | (rng() % 4)); // MF, maybe an offset
+    }
+    static const size_t sizes[] = {0,    1,    5,    6,    7,    18,   100,
+                                   1400, 1432, 1440, 1452, 1460, 1472, 1480};
+    const size_t pay = sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))];
+    Builder b;
+    b.eth();
+    if (odd == 3) {
+        b.vlan(static_cast<uint16_t>(rng() & 0xfff));
+    }
+    b.ipv4(src.c_str(), dst.c_str(), o);
+    if (proto == SL_IPPROTO_TCP) {
+        pktbuild::TcpOpts to;
+        if (rng() % 4 == 0) {
+            to.options = Bytes(12, 1);
+        }
+        b.tcp(sport, dport, to);
+    } else {
+        b.udp(sport, dport);
+    }
+    b.payload(pay);
+    if (rng() % 3 == 0) {
+        b.pad_to(60 + rng() % 20); // Ethernet padding after the IP packet
+    }
+    return b.build();
+}
+
+} // namespace
+
+TEST_CASE("the 8-lane SipHash equals sl_flow_hash on IPv4 keys", "[burst]") {
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 2000; round++) {
+        const sl_hash_seed seed{rng(), rng()};
+        uint64_t w0[SL_BURST_MAX];
+        uint64_t w1[SL_BURST_MAX];
+        uint64_t h[SL_BURST_MAX];
+        sl_flow_key keys[SL_BURST_MAX];
+        for (unsigned i = 0; i < SL_BURST_MAX; i++) {
+            sl_flow_key &k = keys[i];
+            k = sl_flow_key{};
+            const uint32_t s = static_cast<uint32_t>(rng());
+            const uint32_t d = static_cast<uint32_t>(rng());
+            std::memcpy(k.src, &s, 4);
+            std::memcpy(k.dst, &d, 4);
+            k.sport = static_cast<uint16_t>(rng());
+            k.dport = static_cast<uint16_t>(rng());
+            k.proto = static_cast<uint8_t>(rng());
+            k.family = SL_AF_INET;
+            const auto mode = static_cast<uint8_t>(rng() % SL_HASH_MODE_COUNT);
+            sl_flow_key applied = k;
+            sl_key_apply_mode(&applied, static_cast<sl_hash_mode>(mode));
+            uint64_t a;
+            uint64_t b;
+            std::memcpy(&a, &k.src, 4);
+            std::memcpy(reinterpret_cast<uint8_t *>(&a) + 4, &k.dst, 4);
+            std::memcpy(&b, &k.sport, 8);
+            w0[i] = a & sl_burst_mask_w0(mode);
+            w1[i] = b & sl_burst_mask_w1(mode);
+            keys[i] = applied;
+        }
+        const unsigned n = 1 + static_cast<unsigned>(rng() % SL_BURST_MAX);
+        sl_flow_hash4_burst(w0, w1, h, n, &seed);
+        for (unsigned i = 0; i < n; i++) {
+            REQUIRE(h[i] == sl_flow_hash(&keys[i], &seed));
+        }
+    }
+}
+
+TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    Tally tally;
+    std::vector<Bytes> frames;
+    // The common case, every service, both protocols.
+    for (size_t s = 0; s < kServices.size(); s++) {
+        const SvcSpec &sp = kServices[s];
+        const uint16_t dport = sp.port ? sp.port : 8080;
+        for (int k = 0; k < 3; k++) {
+            Builder b;
+            b.eth().ipv4(ip4_text(0x64000001u + static_cast<uint32_t>(k)).c_str(), sp.vip);
+            if (sp.proto == SL_IPPROTO_TCP) {
+                b.tcp(static_cast<uint16_t>(40000 + k), dport);
+            } else {
+                b.udp(static_cast<uint16_t>(40000 + k), dport);
+            }
+            frames.push_back(b.payload(static_cast<size_t>(k) * 10).pad_to(60).build());
+        }
+    }
+    // What the fast path must hand back: IPv6, VLAN, options, fragments,
+    // ICMP errors and echo, ARP, a frame that would exceed the MTU.
+    frames.push_back(Builder().eth().ipv6("2001:db8::1", "2001:db8::10").tcp(1, 80).build());
+    frames.push_back(
+        Builder().eth().vlan(7).ipv4("100.0.0.1", "192.0.2.10").tcp(1, 80).pad_to(64).build());
+    {
+        pktbuild::Ipv4Opts o;
+        o.options = {1, 1, 1, 1};
+        frames.push_back(Builder().eth().ipv4("100.0.0.1", "192.0.2.10", o).tcp(1, 80).build());
+        pktbuild::Ipv4Opts f;
+        f.frag_off = 0x2000;
+        frames.push_back(
+            Builder().eth().ipv4("100.0.0.1", "192.0.2.11", f).udp(1, 53).payload(16).build());
+    }
+    frames.push_back(Builder()
+                         .eth()
+                         .ipv4("100.0.0.9", "192.0.2.10")
+                         .icmp(3, 4, 1400)
+                         .payload(Builder().ipv4("192.0.2.10", "100.0.0.1").tcp(80, 1).build())
+                         .build());
+    frames.push_back(Builder().eth().ipv4("100.0.0.9", "192.0.2.10").icmp(8, 0).build());
+    frames.push_back(Builder().eth().arp("100.0.0.9", "192.0.2.10").build());
+    frames.push_back(
+        Builder().eth().ipv4("100.0.0.1", "192.0.2.11").udp(1, 53).payload(1472).build());
+    for (size_t at = 0; at < frames.size(); at += SL_BURST_MAX) {
+        const size_t n = std::min<size_t>(SL_BURST_MAX, frames.size() - at);
+        std::vector<Bytes> burst(frames.begin() + static_cast<std::ptrdiff_t>(at),
+                                 frames.begin() + static_cast<std::ptrdiff_t>(at + n));
+        check_burst(t.get(), &ctx, burst, std::vector<uint32_t>(n, 128), tally);
+    }
+    CHECK(tally.forward_mode[SL_FWD_DSR_L2] > 0);
+    CHECK(tally.forward_mode[SL_FWD_IPIP] > 0);
+    CHECK(tally.forward_mode[SL_FWD_GUE] > 0);
+    CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 0);
+    CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 0);
+    CHECK(tally.slow >= 9);
+}
+
+TEST_CASE("burst path: the common case never takes the generic path", "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    Tally tally;
+    // Plain IPv4 TCP/UDP to the IPv4-backend services with room to spare.
+    for (size_t s : {0u, 1u, 2u, 3u, 4u}) {
+        const SvcSpec &sp = kServices[s];
+        std::vector<Bytes> burst;
+        for (unsigned k = 0; k < SL_BURST_MAX; k++) {
+            Builder b;
+            b.eth().ipv4(ip4_text(0x64000000u + k * 977).c_str(), sp.vip);
+            const uint16_t dport = sp.port ? sp.port : static_cast<uint16_t>(1000 + k);
+            if (sp.proto == SL_IPPROTO_TCP) {
+                b.tcp(static_cast<uint16_t>(1024 + k), dport);
+            } else {
+                b.udp(static_cast<uint16_t>(1024 + k), dport);
+            }
+            burst.push_back(b.payload(k * 40).pad_to(60).build());
+        }
+        check_burst(t.get(), &ctx, burst, std::vector<uint32_t>(SL_BURST_MAX, 128), tally);
+    }
+    CHECK(tally.slow == 0);
+    CHECK(tally.drop == 0);
+    CHECK(tally.forward == 5 * SL_BURST_MAX);
+}
+
+TEST_CASE("burst path: random, mutated and truncated frames equal the generic path", "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    sl_encap_ctx small_mtu = ctx;
+    small_mtu.mtu = 1400;
+    std::mt19937 rng(12345);
+    Tally tally;
+    static const uint32_t headrooms[] = {0, 8, 19, 20, 31, 32, 64, 128};
+    for (int round = 0; round < 3000; round++) {
+        const unsigned n = 1 + rng() % SL_BURST_MAX;
+        std::vector<Bytes> burst;
+        std::vector<uint32_t> room;
+        for (unsigned i = 0; i < n; i++) {
+            Bytes f = random_frame(rng);
+            const unsigned how = rng() % 8;
+            if (how == 0) {
+                // flip bytes in the headers
+                for (int k = 0; k < 3; k++) {
+                    f[rng() % std::min<size_t>(f.size(), 64)] ^=
+                        static_cast<uint8_t>(1u << (rng() % 8));
+                }
+            } else if (how == 1) {
+                f.resize(rng() % (f.size() + 1)); // truncated anywhere
+            } else if (how == 2) {
+                f[16 + rng() % 4] = static_cast<uint8_t>(rng()); // total length
+            } else if (how == 3) {
+                f[46] = static_cast<uint8_t>(rng());             // TCP data offset / payload
+                f[38 + rng() % 2] = static_cast<uint8_t>(rng()); // UDP length
+            }
+            burst.push_back(std::move(f));
+            room.push_back(headrooms[rng() % (sizeof(headrooms) / sizeof(headrooms[0]))]);
+        }
+        check_burst(t.get(), round % 4 == 0 ? &small_mtu : &ctx, burst, room, tally);
+    }
+    INFO("forward " << tally.forward << ", drop " << tally.drop << ", slow " << tally.slow);
+    CHECK(tally.forward > 3000);
+    CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 1000);
+    CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 100);
+    CHECK(tally.slow > 1000);
+}
+
+TEST_CASE("burst path: byte strings of every length and content", "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    std::mt19937 rng(99);
+    Tally tally;
+    for (int round = 0; round < 2000; round++) {
+        std::vector<Bytes> burst;
+        for (unsigned i = 0; i < SL_BURST_MAX; i++) {
+            Bytes f(rng() % 80);
+            for (auto &c : f) {
+                c = static_cast<uint8_t>(rng());
+            }
+            if (f.size() >= 24 && rng() % 2) {
+                f[12] = 0x08; // IPv4, version/IHL right: deeper checks get exercised
+                f[13] = 0x00;
+                f[14] = 0x45;
+                f[20] &= 0x40;
+                f[21] = 0;
+                f[23] = rng() % 2 ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
+            }
+            burst.push_back(std::move(f));
+        }
+        check_burst(t.get(), &ctx, burst, std::vector<uint32_t>(SL_BURST_MAX, 64), tally);
+    }
+    CHECK(tally.slow > 0);
+}
