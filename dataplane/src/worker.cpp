@@ -20,6 +20,7 @@
 
 #include "actions.hpp"
 #include "dpdk.hpp"
+#include "sluice/burst.h"
 #include "sluice/decide.h"
 #include "sluice/parse.h"
 
@@ -183,6 +184,53 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
     }
 }
 
+// A burst with tables: the common case through the packet core's burst
+// path (sluice/burst.h), everything else through process().
+inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx_idx,
+                          const sl_tables *t, sl_port_counters &pc) {
+    sl_burst_pkt b[kBurst];
+    uint64_t rx_bytes = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        rte_mbuf *m = pkts[i];
+        rte_prefetch0(rte_pktmbuf_mtod(m, void *));
+        rx_bytes += rte_pktmbuf_pkt_len(m);
+        b[i].frame = rte_pktmbuf_mtod(m, uint8_t *);
+        // A chained mbuf gets length 0: the burst path hands it back and
+        // process() drops it.
+        b[i].len = m->nb_segs == 1 ? rte_pktmbuf_data_len(m) : 0;
+        b[i].headroom = rte_pktmbuf_headroom(m);
+    }
+    pc.rx.bytes += rx_bytes;
+    sl_burst_forward(t, &w.box->enc, b, n);
+    const unsigned out = w.out_of[rx_idx];
+    for (uint16_t i = 0; i < n; i++) {
+        rte_mbuf *m = pkts[i];
+        switch (b[i].verdict) {
+            case SL_BURST_FORWARD: {
+                const uint16_t grow =
+                    static_cast<uint16_t>(rte_pktmbuf_mtod(m, uint8_t *) - b[i].frame);
+                m->data_off = static_cast<uint16_t>(m->data_off - grow);
+                m->data_len = static_cast<uint16_t>(b[i].len);
+                m->pkt_len = b[i].len;
+                sl_pkt_bytes &sc = w.c->services[b[i].service_id];
+                sc.packets++;
+                sc.bytes += b[i].in_len;
+                sl_pkt_bytes &bc = w.c->backends[b[i].backend_id];
+                bc.packets++;
+                bc.bytes += b[i].in_len;
+                tx(w, out, m);
+                break;
+            }
+            case SL_BURST_DROP:
+                drop(w, m, b[i].drop);
+                break;
+            default:
+                process(w, m, rx_idx, t);
+                break;
+        }
+    }
+}
+
 } // namespace
 
 void worker_prepare(WorkerCtx &w) {
@@ -241,14 +289,14 @@ int worker_main(void *arg) {
             }
             sl_port_counters &pc = w.c->ports[p];
             pc.rx.packets += n;
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
-            for (uint16_t i = 0; i < n; i++) {
-                if (i + 1 < n) {
-                    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+            if (t == nullptr) {
+                for (uint16_t i = 0; i < n; i++) {
+                    pc.rx.bytes += rte_pktmbuf_pkt_len(pkts[i]);
+                    process(w, pkts[i], p, t);
                 }
-                pc.rx.bytes += rte_pktmbuf_pkt_len(pkts[i]);
-                process(w, pkts[i], p, t);
+                continue;
             }
+            process_burst(w, pkts, n, p, t, pc);
         }
         const uint64_t now = rte_rdtsc();
         if (now - last_drain > w.drain_tsc) {
