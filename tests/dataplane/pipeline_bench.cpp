@@ -9,8 +9,15 @@
 // included: --stage copy shows it).
 //
 // sluice-dp-pipeline-bench --spec S.json [--flows N] [--packets P] [--proto udp|tcp]
-//                          [--vip A] [--dport P] [--stage copy|parse|decide|all]
-// --stage stops each packet's work early, to see what each step costs.
+//                          [--vip A] [--vips N] [--dport P] [--path burst|packet]
+//                          [--stage copy|parse|decide|all]
+// --path burst (the default) runs bursts of 32 through sl_burst_forward, the
+// rest through the per-packet path, as sluice-dataplane's worker does;
+// --path packet runs every packet through the per-packet path
+// (parse -> decide -> rewrite), and --stage stops each packet's work early
+// there, to see what each step costs.
+// --vips N: flow i goes to VIP A + (i % N) (the spec must define them), as
+// sluice-gen --vips N sends it.
 // Prints one JSON line: Mpps and ns per packet.
 #include <arpa/inet.h>
 #include <chrono>
@@ -22,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/burst.h"
 #include "sluice/decide.h"
 #include "sluice/parse.h"
 #include "sluice/rewrite.h"
@@ -43,8 +51,9 @@ int main(int argc, char **argv) {
     uint32_t vip = 0;
     inet_pton(AF_INET, "10.0.0.1", &vip);
     uint16_t dport = 80;
-    std::string stage = "all"; // copy | parse | decide | all: where the loop stops
-    bool batch = false;        // two passes per burst of 32, prefetching table entries
+    std::string stage = "all";  // copy | parse | decide | all: where the loop stops
+    std::string path = "burst"; // burst | packet
+    uint32_t vips = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -58,15 +67,18 @@ int main(int argc, char **argv) {
             proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
         } else if (k == "--vip") {
             inet_pton(AF_INET, v.c_str(), &vip);
-        } else if (k == "--batch") {
-            batch = v != "0";
+        } else if (k == "--path") {
+            path = v;
+        } else if (k == "--vips") {
+            vips = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--stage") {
             stage = v;
         } else if (k == "--dport") {
             dport = static_cast<uint16_t>(std::stoul(v));
         }
     }
-    if (spec_path.empty() || flows == 0) {
+    if (spec_path.empty() || flows == 0 || vips == 0 || (path != "burst" && path != "packet") ||
+        (path == "burst" && stage != "all")) {
         std::fprintf(stderr, "usage: sluice-dp-pipeline-bench --spec S.json [--flows N] ...\n");
         return 2;
     }
@@ -129,6 +141,16 @@ int main(int argc, char **argv) {
         const uint16_t sport = htons(static_cast<uint16_t>(10000 + wflow % 50000));
         std::memcpy(frame + 14 + 12, &src, 4);
         std::memcpy(frame + 34, &sport, 2);
+        if (vips > 1) {
+            const uint32_t dst = htonl(ntohl(vip) + wflow % vips);
+            std::memcpy(frame + 14 + 16, &dst, 4);
+            // keep the IPv4 header checksum right, as a sender would
+            uint8_t *ip = frame + 14;
+            ip[10] = 0;
+            ip[11] = 0;
+            const uint16_t c = sl_ipv4_hdr_csum(ip, 20);
+            std::memcpy(ip + 10, &c, 2);
+        }
         wflow = wflow + 1 == flows ? 0 : wflow + 1;
     };
     for (uint64_t n = 0; n < kAhead; n++) {
@@ -136,41 +158,47 @@ int main(int argc, char **argv) {
     }
     uint64_t forwarded = 0;
     uint64_t checksum = 0;
-    if (batch) {
-        // As the worker does it: parse and hash a burst, prefetch each
-        // packet's table entry, then look up and rewrite.
-        constexpr unsigned kBurst = 32;
-        sl_pkt pk[kBurst];
-        sl_decision dd[kBurst];
-        uint8_t *fr[kBurst];
+    if (path == "burst") {
+        // As the worker does it: a burst of 32 through sl_burst_forward; what
+        // it hands back through the per-packet path.
+        constexpr unsigned kBurst = SL_BURST_MAX;
+        sl_burst_pkt b[kBurst];
         const auto b0 = std::chrono::steady_clock::now();
         timespec bc0{};
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &bc0);
+        uint64_t slow = 0;
         for (uint64_t n = 0; n < packets; n += kBurst) {
             for (unsigned i = 0; i < kBurst; i++) {
                 prepare(n + i + kAhead);
-                uint8_t *frame = bufs.data() + ((n + i) % kBufs) * kBuf + kHeadroom;
-                fr[i] = frame;
-                if (sl_parse(frame, kFrame, &pk[i]) != SL_VERDICT_FLOW) {
-                    dd[i].drop = SL_DROP_TRUNCATED;
-                    continue;
-                }
-                dd[i] = sl_decide_slot(t, &pk[i]);
-                if (dd[i].drop == SL_DROP_NONE) {
-                    __builtin_prefetch(sl_decide_slot_addr(t, &dd[i]));
-                }
+                b[i].frame = bufs.data() + ((n + i) % kBufs) * kBuf + kHeadroom;
+                b[i].len = kFrame;
+                b[i].headroom = kHeadroom;
             }
+            sl_burst_forward(t, &ctx, b, kBurst);
             for (unsigned i = 0; i < kBurst; i++) {
-                sl_decide_backend(t, &dd[i]);
-                if (dd[i].drop != SL_DROP_NONE) {
+                if (b[i].verdict == SL_BURST_FORWARD) {
+                    forwarded++;
+                    checksum += b[i].frame[0] + b[i].len + b[i].backend_id;
                     continue;
                 }
-                const sl_rw_result r = sl_rewrite_forward(
-                    fr[i], kFrame, kHeadroom, &pk[i], &ctx, &t->services[dd[i].service_id],
-                    &t->backends[dd[i].backend_id], dd[i].hash);
+                if (b[i].verdict != SL_BURST_SLOW) {
+                    continue;
+                }
+                slow++;
+                sl_pkt pkt;
+                if (sl_parse(b[i].frame, kFrame, &pkt) != SL_VERDICT_FLOW) {
+                    continue;
+                }
+                const sl_decision d = sl_decide(t, &pkt);
+                if (d.drop != SL_DROP_NONE) {
+                    continue;
+                }
+                const sl_rw_result r = sl_rewrite_forward(b[i].frame, kFrame, kHeadroom, &pkt, &ctx,
+                                                          &t->services[d.service_id],
+                                                          &t->backends[d.backend_id], d.hash);
                 if (r.verdict == SL_RW_OK) {
                     forwarded++;
-                    checksum += r.frame[0] + r.len + dd[i].backend_id;
+                    checksum += r.frame[0] + r.len + d.backend_id;
                 }
             }
         }
@@ -181,12 +209,13 @@ int main(int argc, char **argv) {
         const double cpu = static_cast<double>(bc1.tv_sec - bc0.tv_sec) +
                            static_cast<double>(bc1.tv_nsec - bc0.tv_nsec) / 1e9;
         const uint64_t done = (packets + kBurst - 1) / kBurst * kBurst;
-        std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"flows\": %u, \"batch\": 1, "
-                    "\"seconds\": %.3f, \"cpu_seconds\": %.3f, \"mpps\": %.2f, "
-                    "\"cpu_mpps\": %.2f, \"ns_per_packet\": %.2f, \"check\": %lu}\n",
-                    done, forwarded, flows, secs, cpu, static_cast<double>(done) / secs / 1e6,
-                    static_cast<double>(done) / cpu / 1e6, cpu * 1e9 / static_cast<double>(done),
-                    checksum);
+        std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"slow\": %lu, \"flows\": %u, "
+                    "\"vips\": %u, \"path\": \"burst\", \"seconds\": %.3f, "
+                    "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
+                    "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
+                    done, forwarded, slow, flows, vips, secs, cpu,
+                    static_cast<double>(done) / secs / 1e6, static_cast<double>(done) / cpu / 1e6,
+                    cpu * 1e9 / static_cast<double>(done), checksum);
         return forwarded == done ? 0 : 1;
     }
     const int upto = stage == "copy" ? 0 : stage == "parse" ? 1 : stage == "decide" ? 2 : 3;
@@ -236,11 +265,12 @@ int main(int argc, char **argv) {
                        static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e9;
     // cpu_mpps: per second of CPU time this thread got (the machine may be
     // shared); mpps: per second of wall time.
-    std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"flows\": %u, \"seconds\": %.3f, "
+    std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"flows\": %u, \"vips\": %u, "
+                "\"path\": \"packet\", \"seconds\": %.3f, "
                 "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
                 "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
-                packets, forwarded, flows, secs, cpu, static_cast<double>(packets) / secs / 1e6,
-                static_cast<double>(packets) / cpu / 1e6, cpu * 1e9 / static_cast<double>(packets),
-                checksum);
+                packets, forwarded, flows, vips, secs, cpu,
+                static_cast<double>(packets) / secs / 1e6, static_cast<double>(packets) / cpu / 1e6,
+                cpu * 1e9 / static_cast<double>(packets), checksum);
     return forwarded == packets ? 0 : 1;
 }
