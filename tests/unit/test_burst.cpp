@@ -467,7 +467,7 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
                 f.resize(rng() % (f.size() + 1)); // truncated anywhere
             } else if (how == 2) {
                 f[16 + rng() % 4] = static_cast<uint8_t>(rng()); // total length
-            } else if (how == 3) {
+            } else if (how == 3 && f.size() > 46) {
                 f[46] = static_cast<uint8_t>(rng());             // TCP data offset / payload
                 f[38 + rng() % 2] = static_cast<uint8_t>(rng()); // UDP length
             }
