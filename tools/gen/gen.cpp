@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // sluice-gen: a DPDK traffic generator and flow verifier for sluice.
-// Sends UDP or TCP flows (flows.h) to one VIP over one port (memif, ring,
-// a NIC...), receives what comes back on the same port and checks, per
+// Sends UDP or TCP flows (flows.h) to one or more VIPs over one port (memif,
+// ring, a NIC...), receives what comes back on the same port and checks, per
 // packet, that it reached a backend allowed for its flow.
 //
-// sluice-gen [EAL options] -- --port SPEC [--flows N] [--vip A] [--dport P]
-//     [--proto udp|tcp] [--size BYTES] [--duration-ms D] [--window W]
-//     [--expect FILE] [--dst-mac M] [--drain-ms Q]
+// sluice-gen [EAL options] -- --port SPEC [--flows N] [--vip A] [--vips V]
+//     [--dport P] [--proto udp|tcp] [--size BYTES] [--duration-ms D]
+//     [--window W] [--expect FILE] [--dst-mac M] [--drain-ms Q]
 //
+//  --vips V     spread the flows over V VIPs (1..4096, default 1): flow i
+//               goes to A + i % V (host-order add; flows.h, sl_gen_vip).
 //  --window W   at most W packets in flight (0: as fast as possible). With a
 //               window below the rings' sizes nothing may be lost. When none
 //               comes back for 200 ms the window is reopened (a peer that
@@ -22,7 +24,9 @@
 #include <array>
 #include <arpa/inet.h>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -51,6 +55,7 @@ struct Opts {
     std::string port;
     uint32_t flows = 1000;
     uint32_t vip = 0x0a000001; // host order
+    uint32_t vips = 1;         // flow i goes to sl_gen_vip(vip, i, vips)
     uint16_t dport = 80;
     uint8_t proto = SL_IPPROTO_UDP;
     uint32_t size = 60;
@@ -201,6 +206,17 @@ int run(int argc, char **argv) {
                 return 2;
             }
             o.vip = ntohl(a.s_addr);
+        } else if (k == "--vips") {
+            char *endp = nullptr;
+            errno = 0;
+            const unsigned long n = std::strtoul(v.c_str(), &endp, 10);
+            if (v.empty() || v[0] == '-' || *endp != '\0' || errno != 0 || n < 1 ||
+                n > SL_GEN_MAX_VIPS) {
+                std::fprintf(stderr, "sluice-gen: bad --vips %s (a number from 1 to %u)\n",
+                             v.c_str(), SL_GEN_MAX_VIPS);
+                return 2;
+            }
+            o.vips = static_cast<uint32_t>(n);
         } else if (k == "--dport") {
             o.dport = static_cast<uint16_t>(std::stoul(v));
         } else if (k == "--proto") {
@@ -228,6 +244,18 @@ int run(int argc, char **argv) {
     if (o.port.empty() || o.flows == 0) {
         std::fprintf(stderr, "sluice-gen: --port SPEC and --flows N > 0 are needed\n");
         return 2;
+    }
+    if (o.vip > UINT32_MAX - (o.vips - 1)) {
+        std::fprintf(stderr, "sluice-gen: --vip plus --vips %u runs past 255.255.255.255\n",
+                     o.vips);
+        return 2;
+    }
+    // Destination address of VIP index k (network order): flow i goes to
+    // index i % vips, kept incrementally below (no division per packet; the
+    // same work for every number of VIPs).
+    std::vector<uint32_t> vip_be(o.vips);
+    for (uint32_t k = 0; k < o.vips; k++) {
+        vip_be[k] = htonl(sl_gen_vip(o.vip, k, o.vips));
     }
     // Allowed MACs per flow, at most two.
     std::vector<std::array<uint64_t, 2>> allowed;
@@ -297,6 +325,7 @@ int run(int argc, char **argv) {
     uint64_t max_gap = 0;
     const uint64_t stall = hz / 5; // 200 ms without a returning packet
     uint32_t flow = 0;
+    uint32_t vip_k = 0; // flow % o.vips
     rte_mbuf *tx[32];
     rte_mbuf *rx[32];
     const uint64_t start = rte_rdtsc();
@@ -339,6 +368,7 @@ int run(int argc, char **argv) {
                 std::memcpy(p, tpl.bytes, tpl.len);
                 const uint32_t src = htonl(sl_gen_src_ip(flow));
                 std::memcpy(p + 14 + 12, &src, 4);
+                std::memcpy(p + 14 + 16, &vip_be[vip_k], 4);
                 const uint16_t id = htons(static_cast<uint16_t>(sent + k));
                 std::memcpy(p + 14 + 4, &id, 2);
                 const uint16_t c = csum16(p + 14, 20);
@@ -350,6 +380,7 @@ int run(int argc, char **argv) {
                 m->data_len = static_cast<uint16_t>(tpl.len);
                 m->pkt_len = tpl.len;
                 flow = flow + 1 == o.flows ? 0 : flow + 1;
+                vip_k = flow == 0 || vip_k + 1 == o.vips ? 0 : vip_k + 1;
             }
             const uint16_t n = rte_eth_tx_burst(port, 0, tx, static_cast<uint16_t>(room));
             if (n < room) {
