@@ -16,7 +16,8 @@
 //               comes back for 200 ms the window is reopened (a peer that
 //               restarts); late packets still count as received.
 //  SIGINT/SIGTERM ends the sending early; what returns within --drain-ms
-//  is still counted.
+//  is still counted. While the port's link is down (memif: no peer, or the
+//  peer died) nothing is sent or received; both resume when it is back up.
 //  --expect F   lines "FLOW MAC [MAC]": the backend MACs allowed for a flow
 //               (dsr-l2: the returned frame's destination MAC).
 // Prints one JSON object: sent, received, lost, misrouted, the rate.
@@ -30,21 +31,74 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pause.h>
 #include <sstream>
 #include <string>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
 #include "flows.h"
 #include "sluice/wire.h"
 
+// Peer kill guard. DPDK 22.11's memif PMD raises no link-state event (no
+// RTE_ETH_DEV_INTR_LSC): when its peer dies, the EAL interrupt thread marks
+// the port down and disconnected and then unmaps the peer's shared regions,
+// while this lcore may still be inside rte_eth_rx_burst/tx_burst, past the
+// PMD's "connected" check (it takes no more than the lcore being preempted
+// mid-burst on a busy machine): SIGSEGV. Polling the link before each burst
+// only narrows that window, so sluice-gen also interposes munmap: while the
+// traffic loop runs, an unmap from any other thread first keeps the lcore
+// from entering a burst and waits for the burst in progress to end. After
+// that the PMD's own check and the link poll keep the lcore out until the
+// peer is back.
+namespace gen_guard {
+std::atomic<bool> armed{false};
+std::atomic<bool> in_burst{false};
+std::atomic<unsigned> unmapping{0};
+pthread_t lcore;
+} // namespace gen_guard
+
+extern "C" int munmap(void *addr, size_t len) noexcept {
+    namespace g = gen_guard;
+    if (!g::armed.load() || pthread_equal(pthread_self(), g::lcore)) {
+        return static_cast<int>(syscall(SYS_munmap, addr, len));
+    }
+    g::unmapping.fetch_add(1);
+    while (g::in_burst.load()) {
+        rte_pause();
+    }
+    const int r = static_cast<int>(syscall(SYS_munmap, addr, len));
+    g::unmapping.fetch_sub(1);
+    return r;
+}
+
 namespace {
+
+// The lcore, before rx/tx bursts: false if an unmap is under way (skip
+// them). Sequentially consistent on both sides (Dekker): either the unmap
+// sees in_burst, or this sees the unmap.
+bool burst_enter() {
+    gen_guard::in_burst.store(true);
+    if (gen_guard::unmapping.load() != 0) {
+        gen_guard::in_burst.store(false, std::memory_order_release);
+        return false;
+    }
+    return true;
+}
+
+void burst_leave() {
+    gen_guard::in_burst.store(false, std::memory_order_release);
+}
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) {
@@ -328,11 +382,15 @@ int run(int argc, char **argv) {
     uint32_t vip_k = 0; // flow % o.vips
     rte_mbuf *tx[32];
     rte_mbuf *rx[32];
+    gen_guard::lcore = pthread_self();
+    gen_guard::armed.store(true);
     const uint64_t start = rte_rdtsc();
     uint64_t last_progress = start;
     uint64_t send_until = start + o.duration_ms * hz / 1000;
     uint64_t end = send_until + o.drain_ms * hz / 1000;
     uint64_t send_end_tsc = 0;
+    uint64_t link_read = 0;
+    bool link_up = false;
     for (;;) {
         const uint64_t now = rte_rdtsc();
         if (g_stop.load(std::memory_order_relaxed) && now < send_until) {
@@ -359,6 +417,17 @@ int run(int argc, char **argv) {
                 last_progress = now;
             }
             room = inflight >= o.window ? 0 : std::min<uint64_t>(32, o.window - inflight);
+        }
+        // No burst while the link is down or the PMD unmaps (gen_guard). The
+        // link is read every 100 us: on a NIC that is a register read.
+        if (now - link_read >= hz / 10000) {
+            rte_eth_link link{};
+            rte_eth_link_get_nowait(port, &link);
+            link_up = link.link_status == RTE_ETH_LINK_UP;
+            link_read = now;
+        }
+        if (!link_up || !burst_enter()) {
+            continue;
         }
         if (sending && room > 0 &&
             rte_pktmbuf_alloc_bulk(mp, tx, static_cast<unsigned>(room)) == 0) {
@@ -390,6 +459,7 @@ int run(int argc, char **argv) {
             sent += n;
         }
         const uint16_t nr = rte_eth_rx_burst(port, 0, rx, 32);
+        burst_leave(); // the received mbufs are copies: no longer in the PMD's memory
         if (nr != 0) {
             const uint64_t t = rte_rdtsc();
             if (last_rx != 0 && t - last_rx > max_gap) {
@@ -432,6 +502,7 @@ int run(int argc, char **argv) {
                 static_cast<double>(received_in_window) / secs / 1e6,
                 static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz));
     std::fflush(stdout);
+    gen_guard::armed.store(false);
     rte_eth_dev_stop(port);
     rte_eth_dev_close(port);
     rte_eal_cleanup();
