@@ -9,10 +9,23 @@
 #     dpdk-testpmd --forward-mode=macswap. Received Mpps at the generator,
 #     alternating sluice / testpmd, RUNS runs each; medians and the ratio.
 #  2. The in-memory pipeline (parse + decide + rewrite, no I/O) on one core.
+#  3. The pipeline's rate by number of backends (1-1000) and of flows
+#     (1k-10M), dsr-l2.
+#  4. By number of VIPs (VIPS_LIST): N services at 10.0.0.1 + k, port 80,
+#     VIP_BACKENDS backends each, the same VIP_TABLE_SIZE for every N (1024
+#     services must fit the region: SL_MAX_SERVICES 1024, SL_MAX_BACKENDS
+#     4096 in all, SL_TABLE_ARENA_ENTRIES 32M slots in all); flow i goes to
+#     VIP 10.0.0.1 + i % N (sluice-gen --vips, tools/gen/flows.h). dsr-l2:
+#     sluice over memif as in 1 (no testpmd), and the in-memory pipeline
+#     (sluice-dp-pipeline-bench --vips N; n/a if that binary lacks --vips).
+#     The spread is max/min - 1 over the row.
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
-#        PROTO (udp), PIPELINE_PACKETS (50000000)
+#        PROTO (udp), PIPELINE_PACKETS (50000000),
+#        SWEEPS ("io pipeline backends flows vips": which parts above to run,
+#        always in that order; e.g. SWEEPS=vips),
+#        VIPS_LIST ("1 16 256 1024"), VIP_BACKENDS (4), VIP_TABLE_SIZE (1021)
 # Needs root and hugepages (or it falls back to --no-huge).
 set -euo pipefail
 
@@ -24,6 +37,35 @@ flows=${FLOWS:-1000000}
 modes=${MODES:-"dsr-l2 ipip"}
 proto=${PROTO:-udp}
 pipeline_packets=${PIPELINE_PACKETS:-50000000}
+sweeps=${SWEEPS:-"io pipeline backends flows vips"}
+vips_list=${VIPS_LIST:-"1 16 256 1024"}
+vip_backends=${VIP_BACKENDS:-4}
+vip_table=${VIP_TABLE_SIZE:-1021}
+
+for w in $sweeps; do
+    case $w in
+        io | pipeline | backends | flows | vips) ;;
+        *) echo "SWEEPS: unknown part '$w' (io pipeline backends flows vips)" >&2; exit 2 ;;
+    esac
+done
+want() { [[ " $sweeps " == *" $1 "* ]]; }
+if want vips; then
+    # The region's limits (dataplane/core/include/sluice/region.h).
+    for nv in $vips_list; do
+        if ! [[ $nv =~ ^[0-9]+$ ]] || [ "$nv" -lt 1 ] || [ "$nv" -gt 1024 ]; then
+            echo "VIPS_LIST: '$nv': 1 to 1024 VIPs (SL_MAX_SERVICES)" >&2
+            exit 2
+        fi
+        if [ $((nv * vip_backends)) -gt 4096 ]; then
+            echo "VIP_BACKENDS=$vip_backends x $nv VIPs > 4096 backends (SL_MAX_BACKENDS)" >&2
+            exit 2
+        fi
+        if [ $((nv * vip_table)) -gt $((32 * 1024 * 1024)) ]; then
+            echo "VIP_TABLE_SIZE=$vip_table x $nv VIPs > 32M slots (SL_TABLE_ARENA_ENTRIES)" >&2
+            exit 2
+        fi
+    done
+fi
 
 dp=$build/dataplane/src/sluice-dataplane
 gen=$build/tools/gen/sluice-gen
@@ -51,28 +93,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
-spec() { # mode [backends] -> spec file: 1 VIP, 100 backends, table 65537
-    local nb=${2:-100}
-    /usr/bin/python3 - "$1" "$proto" "$nb" >"$work/spec-$1-$nb.json" <<'EOF'
-import json, sys
-mode, proto, nb = sys.argv[1], sys.argv[2], int(sys.argv[3])
-backends = [{"addr": "10.1.%d.%d" % (i // 250, i % 250 + 1),
-             "mac": "02:00:00:00:%02x:%02x" % (i // 256, i % 256)} for i in range(nb)]
+# mode [backends per VIP (100)] [VIPs (1)] [table size (65537)] [first VIP
+# (10.0.0.1)] -> spec file: VIP k = first + k, port 80, backends numbered over
+# all VIPs (10.1.x.y, MAC 02:00:00:00:xx:yy).
+spec() {
+    local nb=${2:-100} nv=${3:-1} ts=${4:-65537} base=${5:-10.0.0.1}
+    local f=$work/spec-$1-$nb-$nv-$ts-$base.json
+    if [ ! -s "$f" ]; then
+        /usr/bin/python3 - "$1" "$proto" "$nb" "$nv" "$ts" "$base" >"$f.tmp" <<'EOF'
+import ipaddress, json, sys
+mode, proto = sys.argv[1], sys.argv[2]
+nb, nv, ts = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+base = ipaddress.IPv4Address(sys.argv[6])
+def backend(i):
+    return {"addr": "10.1.%d.%d" % (i // 250, i % 250 + 1),
+            "mac": "02:00:00:00:%02x:%02x" % (i // 256, i % 256)}
 print(json.dumps({"seed": "5a1c3e0011223344556677889900aabb", "services": [
-    {"vip": "10.0.0.1", "port": 80, "proto": proto, "fwd": mode, "table_size": 65537,
-     "backends": backends}]}))
+    {"vip": str(base + k), "port": 80, "proto": proto, "fwd": mode, "table_size": ts,
+     "backends": [backend(k * nb + b) for b in range(nb)]} for k in range(nv)]}))
 EOF
-    echo "$work/spec-$1-$nb.json"
+        mv "$f.tmp" "$f"
+    fi
+    echo "$f"
 }
 
-# One run: $1 = sluice|testpmd. Prints the generator's received Mpps.
+# One run: $1 = sluice|testpmd, $2 = VIPs (1). Prints the generator's
+# received Mpps.
 run_once() {
     local sock=$work/memif-$RANDOM.sock peer
     "$gen" -l 0 --no-pci "${mem[@]}" --file-prefix "bench-gen-$$" --log-level='*:error' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows "$flows" --proto "$proto" \
-        --duration-ms "$duration" --drain-ms 200 >"$work/gen.json" 2>"$work/gen.log" &
+        --vips "${2:-1}" --duration-ms "$duration" --drain-ms 200 >"$work/gen.json" 2>"$work/gen.log" &
     local g=$!
-    pids+=($g)
+    pids+=("$g")
     for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
     if [ "$1" = sluice ]; then
         "$dp" -l 1 --no-pci "${mem[@]}" --file-prefix "bench-dp-$$" --log-level='*:error' -- \
@@ -88,7 +141,7 @@ run_once() {
             >"$work/peer.log" 2>&1 &
     fi
     peer=$!
-    pids+=($peer)
+    pids+=("$peer")
     wait "$g" || true
     kill -INT "$peer" 2>/dev/null || true
     wait "$peer" 2>/dev/null || true
@@ -97,78 +150,156 @@ run_once() {
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# max/min - 1 in percent over the arguments; n/a if one is n/a or not above 0.
+spread() {
+    printf '%s\n' "$@" | awk '
+        $1 !~ /^[0-9.]+$/ || $1 + 0 <= 0 {bad = 1}
+        NR == 1 || $1 + 0 > max {max = $1 + 0}
+        NR == 1 || $1 + 0 < min {min = $1 + 0}
+        END {if (bad || NR == 0) print "n/a"; else printf "%.1f%%\n", (max / min - 1) * 100}'
+}
 
 echo "# sluice dataplane benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $flows flows, 1 VIP, 100 backends, 64-byte $proto frames, ${duration} ms per run, $runs runs"
-echo
-echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio |"
-echo "| --- | --- | --- | --- | --- | --- |"
-for mode in $modes; do
-    "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
-    s=()
-    t=()
-    for _ in $(seq "$runs"); do
-        s+=("$(run_once sluice)")
+echo "# $flows flows, 64-byte $proto frames, ${duration} ms per run, $runs runs; parts: $sweeps"
+if want io; then
+    echo "# I/O path: 1 VIP, 100 backends"
+    echo
+    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for mode in $modes; do
+        "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
+        s=()
+        t=()
+        for _ in $(seq "$runs"); do
+            s+=("$(run_once sluice)")
+            if [ -n "$testpmd" ]; then
+                t+=("$(run_once testpmd)")
+            fi
+        done
+        sm=$(median "${s[@]}")
         if [ -n "$testpmd" ]; then
-            t+=("$(run_once testpmd)")
+            tm=$(median "${t[@]}")
+            ratio=$(awk -v a="$sm" -v b="$tm" 'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}')
+        else
+            tm=n/a
+            ratio=n/a
         fi
+        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio |"
     done
-    sm=$(median "${s[@]}")
-    if [ -n "$testpmd" ]; then
-        tm=$(median "${t[@]}")
-        ratio=$(awk -v a="$sm" -v b="$tm" 'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}')
-    else
-        tm=n/a
-        ratio=n/a
-    fi
-    echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio |"
-done
+fi
 
-echo
-echo "In-memory pipeline (parse + decide + rewrite, no I/O, CPU 1, $flows flows):"
-echo
-echo "| mode | Mpps (wall) | Mpps (per CPU second) | ns/packet (CPU) |"
-echo "| --- | --- | --- | --- |"
-for mode in $modes; do
-    w=()
-    c=()
-    ns=()
-    for _ in 1 2 3; do
-        out=$(taskset -c 1 "$pipeline" --spec "$(spec "$mode")" --flows "$flows" --proto "$proto" \
-            --packets "$pipeline_packets")
-        w+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["mpps"])')")
-        c+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])')")
-        ns+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ns_per_packet"])')")
+if want pipeline; then
+    echo
+    echo "In-memory pipeline (parse + decide + rewrite, no I/O, CPU 1, $flows flows):"
+    echo
+    echo "| mode | Mpps (wall) | Mpps (per CPU second) | ns/packet (CPU) |"
+    echo "| --- | --- | --- | --- |"
+    for mode in $modes; do
+        w=()
+        c=()
+        ns=()
+        for _ in 1 2 3; do
+            out=$(taskset -c 1 "$pipeline" --spec "$(spec "$mode")" --flows "$flows" --proto "$proto" \
+                --packets "$pipeline_packets")
+            w+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["mpps"])')")
+            c+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])')")
+            ns+=("$(echo "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ns_per_packet"])')")
+        done
+        echo "| $mode | $(median "${w[@]}") | $(median "${c[@]}") | $(median "${ns[@]}") |"
     done
-    echo "| $mode | $(median "${w[@]}") | $(median "${c[@]}") | $(median "${ns[@]}") |"
-done
+fi
 
 # How the pipeline rate changes with the number of backends and of flows
 # (dsr-l2; CPU-time Mpps, median of 3).
-pipe_mpps() { # spec flows
+pipe_mpps() { # spec flows [more pipeline bench options]
     local c=()
     for _ in 1 2 3; do
         c+=("$(taskset -c 1 "$pipeline" --spec "$1" --flows "$2" --proto "$proto" \
-            --packets "$pipeline_packets" |
+            --packets "$pipeline_packets" "${@:3}" |
             /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])')")
     done
     median "${c[@]}"
 }
-echo
-echo "Pipeline (dsr-l2) by backends (1M flows) and by flows (100 backends), Mpps per CPU second:"
-echo
-echo "| backends | 1 | 10 | 100 | 1000 |"
-echo "| --- | --- | --- | --- | --- |"
-row="| Mpps |"
-for nb in 1 10 100 1000; do
-    row="$row $(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows") |"
-done
-echo "$row"
-echo
-echo "| flows | 1k | 100k | 1M | 10M |"
-echo "| --- | --- | --- | --- | --- |"
-row="| Mpps |"
-for nf in 1000 100000 1000000 10000000; do
-    row="$row $(pipe_mpps "$(spec dsr-l2 100)" "$nf") |"
-done
-echo "$row"
+if want backends || want flows; then
+    echo
+    echo "Pipeline (dsr-l2) by backends ($flows flows) and by flows (100 backends), Mpps per CPU second:"
+fi
+if want backends; then
+    echo
+    echo "| backends | 1 | 10 | 100 | 1000 |"
+    echo "| --- | --- | --- | --- | --- |"
+    row="| Mpps |"
+    for nb in 1 10 100 1000; do
+        row="$row $(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows") |"
+    done
+    echo "$row"
+fi
+if want flows; then
+    echo
+    echo "| flows | 1k | 100k | 1M | 10M |"
+    echo "| --- | --- | --- | --- | --- |"
+    row="| Mpps |"
+    for nf in 1000 100000 1000000 10000000; do
+        row="$row $(pipe_mpps "$(spec dsr-l2 100)" "$nf") |"
+    done
+    echo "$row"
+fi
+
+# Does the pipeline bench spread flows over VIPs? One without --vips skips
+# the option and sends every flow to 10.0.0.1: asked for 2 VIPs with
+# 10.0.0.2 the only service, only one that has it forwards anything.
+pipeline_has_vips() {
+    local out
+    out=$("$pipeline" --spec "$(spec dsr-l2 1 1 251 10.0.0.2)" --flows 64 --proto "$proto" \
+        --packets 64 --vips 2 2>/dev/null) || true
+    echo "$out" | /usr/bin/python3 -c \
+        'import json,sys; sys.exit(0 if json.load(sys.stdin)["forwarded"] > 0 else 1)' 2>/dev/null
+}
+# How many VIPs (services) forwarded packets in the dataplane's last run.
+services_hit() {
+    "$region" counters --instance "$inst" 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["services"]))' \
+            2>/dev/null || echo "?"
+}
+
+if want vips; then
+    echo
+    echo "By VIPs (dsr-l2, $proto, $flows flows, flow i -> VIP 10.0.0.1 + i % N; for every N:" \
+        "$vip_backends backends per VIP, table_size $vip_table). memif: sluice as in the I/O" \
+        "path, median of $runs runs; pipeline: CPU 1, Mpps per CPU second, median of 3:"
+    echo
+    head="| VIPs |"
+    sep="| --- |"
+    for nv in $vips_list; do
+        head="$head $nv |"
+        sep="$sep --- |"
+    done
+    io_runs="| memif Mpps (runs) |"
+    io_med=()
+    hit="| VIPs that forwarded (last run) |"
+    for nv in $vips_list; do
+        "$region" publish --instance "$inst" \
+            --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
+        s=()
+        for _ in $(seq "$runs"); do
+            s+=("$(run_once sluice "$nv")")
+        done
+        io_runs="$io_runs ${s[*]} |"
+        io_med+=("$(median "${s[@]}")")
+        hit="$hit $(services_hit) |"
+    done
+    pp=()
+    if pipeline_has_vips; then
+        for nv in $vips_list; do
+            pp+=("$(pipe_mpps "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" "$flows" --vips "$nv")")
+        done
+    else
+        for _ in $vips_list; do pp+=(n/a); done
+    fi
+    echo "$head spread |"
+    echo "$sep --- |"
+    echo "| memif Mpps (median) | $(printf '%s | ' "${io_med[@]}")$(spread "${io_med[@]}") |"
+    echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
+    echo "$io_runs |"
+    echo "$hit |"
+fi
