@@ -134,6 +134,7 @@ int main(int argc, char **argv) {
     constexpr unsigned kAhead = 2048;
     std::vector<uint8_t> bufs(kBufs * kBuf);
     uint32_t wflow = 0;
+    uint32_t wvip = 0; // wflow % vips
     auto prepare = [&](uint64_t n) {
         uint8_t *frame = bufs.data() + (n % kBufs) * kBuf + kHeadroom;
         std::memcpy(frame, tpl, kFrame);
@@ -141,17 +142,16 @@ int main(int argc, char **argv) {
         const uint16_t sport = htons(static_cast<uint16_t>(10000 + wflow % 50000));
         std::memcpy(frame + 14 + 12, &src, 4);
         std::memcpy(frame + 34, &sport, 2);
-        if (vips > 1) {
-            const uint32_t dst = htonl(ntohl(vip) + wflow % vips);
-            std::memcpy(frame + 14 + 16, &dst, 4);
-            // keep the IPv4 header checksum right, as a sender would
-            uint8_t *ip = frame + 14;
-            ip[10] = 0;
-            ip[11] = 0;
-            const uint16_t c = sl_ipv4_hdr_csum(ip, 20);
-            std::memcpy(ip + 10, &c, 2);
-        }
+        // The same work for every --vips: the destination is written each
+        // time (the IPv4 header checksum is left as is: sluice does not
+        // verify it, the NIC does).
+        const uint32_t dst = htonl(ntohl(vip) + wvip);
+        std::memcpy(frame + 14 + 16, &dst, 4);
+        wvip = wvip + 1 == vips ? 0 : wvip + 1;
         wflow = wflow + 1 == flows ? 0 : wflow + 1;
+        if (wflow == 0) {
+            wvip = 0; // flow i -> VIP i % vips, also when flows % vips != 0
+        }
     };
     for (uint64_t n = 0; n < kAhead; n++) {
         prepare(n);

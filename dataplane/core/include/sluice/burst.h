@@ -282,16 +282,47 @@ struct sl_burst_svc {
     uint8_t pad;
 };
 
+/* sl_index_find for an IPv4 VIP (daddr as stored, the other 12 bytes zero),
+ * with the key kept in registers. */
+SL_INLINE int sl_burst_index_find4(const struct sl_tables *t, uint32_t daddr, uint16_t port,
+                                   uint8_t proto, uint8_t match) {
+    /* sl_index_hash with a = daddr, b = 0 */
+    uint64_t h = (uint64_t)daddr +
+                 ((uint64_t)port << 24 | (uint64_t)proto << 8 | (uint64_t)match << 4 | SL_AF_INET);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    uint32_t i = (uint32_t)h & (SL_SERVICE_INDEX_SIZE - 1);
+    /* port, proto, family, match as the entry stores them */
+    const uint64_t want = (uint64_t)port | (uint64_t)proto << 16 | (uint64_t)SL_AF_INET << 24 |
+                          (uint64_t)match << 32;
+    for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
+        const struct sl_index_entry *e = &t->index[i];
+        uint64_t v0;
+        uint64_t v1;
+        uint64_t f;
+        __builtin_memcpy(&v0, e->vip, 8);
+        __builtin_memcpy(&v1, e->vip + 8, 8);
+        __builtin_memcpy(&f, &e->port, 8); /* port proto family match used service_id */
+        if (!e->used) {
+            return -1;
+        }
+        if ((f & 0xffffffffffULL) == want && v0 == daddr && v1 == 0) {
+            return e->service_id;
+        }
+        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
+    }
+    return -1;
+}
+
 SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_proto,
                                struct sl_burst_svc *r) {
-    uint8_t vip[16] = {0};
     const uint32_t d = (uint32_t)vip_port_proto;
-    __builtin_memcpy(vip, &d, 4);
     const uint16_t dport = (uint16_t)(vip_port_proto >> 32);
     const uint8_t proto = (uint8_t)(vip_port_proto >> 48);
-    int sid = sl_index_find(t, SL_AF_INET, vip, dport, proto, SL_MATCH_PORT);
+    int sid = sl_burst_index_find4(t, d, dport, proto, SL_MATCH_PORT);
     if (sid < 0) {
-        sid = sl_index_find(t, SL_AF_INET, vip, 0, proto, SL_MATCH_ANY_PORT);
+        sid = sl_burst_index_find4(t, d, 0, proto, SL_MATCH_ANY_PORT);
     }
     r->vip_port_proto = vip_port_proto;
     r->sid = SL_DECIDE_NONE;
