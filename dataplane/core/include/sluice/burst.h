@@ -284,18 +284,23 @@ struct sl_burst_svc {
 
 /* sl_index_find for an IPv4 VIP (daddr as stored, the other 12 bytes zero),
  * with the key kept in registers. */
-SL_INLINE int sl_burst_index_find4(const struct sl_tables *t, uint32_t daddr, uint16_t port,
-                                   uint8_t proto, uint8_t match) {
+SL_INLINE uint32_t sl_burst_index_hash4(uint32_t daddr, uint16_t port, uint8_t proto,
+                                        uint8_t match) {
     /* sl_index_hash with a = daddr, b = 0 */
     uint64_t h = (uint64_t)daddr +
                  ((uint64_t)port << 24 | (uint64_t)proto << 8 | (uint64_t)match << 4 | SL_AF_INET);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    uint32_t i = (uint32_t)h & (SL_SERVICE_INDEX_SIZE - 1);
+    return (uint32_t)h & (SL_SERVICE_INDEX_SIZE - 1);
+}
+
+SL_INLINE int sl_burst_index_find4(const struct sl_tables *t, uint32_t daddr, uint16_t port,
+                                   uint8_t proto, uint8_t match) {
+    uint32_t i = sl_burst_index_hash4(daddr, port, proto, match);
     /* port, proto, family, match as the entry stores them */
-    const uint64_t want = (uint64_t)port | (uint64_t)proto << 16 | (uint64_t)SL_AF_INET << 24 |
-                          (uint64_t)match << 32;
+    const uint64_t want =
+        (uint64_t)port | (uint64_t)proto << 16 | (uint64_t)SL_AF_INET << 24 | (uint64_t)match << 32;
     for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
         const struct sl_index_entry *e = &t->index[i];
         uint64_t v0;
@@ -365,43 +370,57 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
         n = SL_BURST_MAX;
     }
 
-    /* 1. parse; service (consecutive packets of one VIP/port/protocol reuse
-     * the lookup); the hash mode applied to the key words */
+    /* 1. parse; the (VIP, port, protocol) index entry prefetched */
+    uint64_t vpp[SL_BURST_MAX]; /* daddr | dport << 32 | proto << 48 */
+    uint64_t prev = ~(uint64_t)0;
     for (unsigned i = 0; i < n; i++) {
-        const uint16_t in_len = (uint16_t)p[i].len;
-        go[i] = 0;
-        if (!sl_burst_parse4(p[i].frame, p[i].len, &w0[i], &w1[i], &l3_len[i])) {
+        go[i] = (uint8_t)sl_burst_parse4(p[i].frame, p[i].len, &w0[i], &w1[i], &l3_len[i]);
+        if (!go[i]) {
             w0[i] = 0;
             w1[i] = 0;
             sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
-                         in_len);
+                         (uint16_t)p[i].len);
             continue;
         }
-        const uint64_t vip_port_proto =
-            (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
-        if (vip_port_proto != last.vip_port_proto) {
-            sl_burst_lookup(t, vip_port_proto, &last);
+        vpp[i] = (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
+        if (vpp[i] != prev) {
+            prev = vpp[i];
+            __builtin_prefetch(
+                &t->index[sl_burst_index_hash4((uint32_t)vpp[i], (uint16_t)(vpp[i] >> 32),
+                                               (uint8_t)(vpp[i] >> 48), SL_MATCH_PORT)]);
+        }
+    }
+
+    /* 2. service (consecutive packets of one VIP/port/protocol reuse the
+     * lookup); the hash mode applied to the key words */
+    for (unsigned i = 0; i < n; i++) {
+        if (!go[i]) {
+            continue;
+        }
+        if (vpp[i] != last.vip_port_proto) {
+            sl_burst_lookup(t, vpp[i], &last);
         }
         if (last.drop != SL_DROP_NONE) {
-            sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE, in_len);
+            sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE,
+                         (uint16_t)p[i].len);
             w0[i] = 0;
             w1[i] = 0;
+            go[i] = 0;
             continue;
         }
         w0[i] &= last.mask0;
         w1[i] &= last.mask1;
         sid_of[i] = last.sid;
-        go[i] = 1;
     }
 
-    /* 2. hash, 8 lanes at a time (lanes past n hash zeros, unused) */
+    /* 3. hash, 8 lanes at a time (lanes past n hash zeros, unused) */
     for (unsigned i = n; i < ((n + 7u) & ~7u); i++) {
         w0[i] = 0;
         w1[i] = 0;
     }
     sl_flow_hash4_burst(w0, w1, h, n, &t->seed);
 
-    /* 3. slot, prefetched */
+    /* 4. slot, prefetched */
     for (unsigned i = 0; i < n; i++) {
         if (go[i]) {
             const struct sl_service *svc = &t->services[sid_of[i]];
@@ -416,7 +435,7 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
         }
     }
 
-    /* 4. backend */
+    /* 5. backend */
     uint16_t bid_of[SL_BURST_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (go[i]) {
@@ -430,7 +449,7 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
         }
     }
 
-    /* 5. rewrite */
+    /* 6. rewrite */
     uint64_t eth[2];
     sl_burst_encap_eth(ctx, eth);
     for (unsigned i = 0; i < n; i++) {
