@@ -201,7 +201,7 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
         b[i].headroom = rte_pktmbuf_headroom(m);
     }
     pc.rx.bytes += rx_bytes;
-    sl_burst_forward(t, &w.box->enc, b, n);
+    sl_burst_forward_cached(t, &w.box->enc, w.cache, b, n);
     const unsigned out = w.out_of[rx_idx];
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf *m = pkts[i];
@@ -235,6 +235,12 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
 
 void worker_prepare(WorkerCtx &w) {
     const int socket = static_cast<int>(rte_lcore_to_socket_id(w.lcore));
+    w.cache = static_cast<sl_burst_cache *>(
+        rte_zmalloc_socket("sluice_cache", sizeof(sl_burst_cache), 64, socket));
+    if (w.cache == nullptr) {
+        throw DpdkError("cannot allocate the lookup cache (hugepage memory exhausted?)");
+    }
+    sl_burst_cache_init(w.cache);
     for (unsigned p = 0; p < w.n_ports; p++) {
         w.txb[p] = static_cast<rte_eth_dev_tx_buffer *>(
             rte_zmalloc_socket("sluice_txb", RTE_ETH_TX_BUFFER_SIZE(kBurst), 0, socket));
@@ -254,6 +260,8 @@ void worker_prepare(WorkerCtx &w) {
 }
 
 void worker_release(WorkerCtx &w) noexcept {
+    rte_free(w.cache);
+    w.cache = nullptr;
     for (unsigned p = 0; p < w.n_ports; p++) {
         if (w.txb[p] != nullptr) {
             rte_free(w.txb[p]->error_userdata);

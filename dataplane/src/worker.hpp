@@ -13,6 +13,7 @@
 #include "sluice/rewrite.h"
 
 struct rte_eth_dev_tx_buffer;
+struct sl_burst_cache;
 
 namespace sluice::dp {
 
@@ -40,6 +41,7 @@ struct alignas(64) WorkerCtx {
     sl_worker_state *ws = nullptr;
     sl_worker_counters *c = nullptr;
     const Box *box = nullptr;
+    sl_burst_cache *cache = nullptr; // service lookups across bursts (sluice/burst.h)
     const std::atomic<bool> *stop = nullptr;
 };
 

@@ -163,6 +163,8 @@ int main(int argc, char **argv) {
         // it hands back through the per-packet path.
         constexpr unsigned kBurst = SL_BURST_MAX;
         sl_burst_pkt b[kBurst];
+        sl_burst_cache cache;
+        sl_burst_cache_init(&cache);
         const auto b0 = std::chrono::steady_clock::now();
         timespec bc0{};
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &bc0);
@@ -174,7 +176,7 @@ int main(int argc, char **argv) {
                 b[i].len = kFrame;
                 b[i].headroom = kHeadroom;
             }
-            sl_burst_forward(t, &ctx, b, kBurst);
+            sl_burst_forward_cached(t, &ctx, &cache, b, kBurst);
             for (unsigned i = 0; i < kBurst; i++) {
                 if (b[i].verdict == SL_BURST_FORWARD) {
                     forwarded++;

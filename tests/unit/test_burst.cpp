@@ -209,7 +209,8 @@ struct Tally {
 
 // Runs a burst of frames through both paths and checks every frame.
 void check_burst(const sl_tables *t, const sl_encap_ctx *ctx, const std::vector<Bytes> &frames,
-                 const std::vector<uint32_t> &headrooms, Tally &tally) {
+                 const std::vector<uint32_t> &headrooms, Tally &tally,
+                 sl_burst_cache *cache = nullptr) {
     REQUIRE(frames.size() <= SL_BURST_MAX);
     std::vector<Buf> fast;
     std::vector<Buf> slow;
@@ -221,7 +222,7 @@ void check_burst(const sl_tables *t, const sl_encap_ctx *ctx, const std::vector<
         p[i].len = fast[i].len;
         p[i].headroom = fast[i].headroom;
     }
-    sl_burst_forward(t, ctx, p, static_cast<unsigned>(frames.size()));
+    sl_burst_forward_cached(t, ctx, cache, p, static_cast<unsigned>(frames.size()));
     for (size_t i = 0; i < frames.size(); i++) {
         INFO("frame " << i << " of " << frames.size() << ", " << frames[i].size()
                       << " bytes, headroom " << headrooms[i]);
@@ -450,6 +451,8 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
     std::mt19937 rng(12345);
     Tally tally;
     static const uint32_t headrooms[] = {0, 8, 19, 20, 31, 32, 64, 128};
+    sl_burst_cache cache;
+    sl_burst_cache_init(&cache);
     for (int round = 0; round < 3000; round++) {
         const unsigned n = 1 + rng() % SL_BURST_MAX;
         std::vector<Bytes> burst;
@@ -474,7 +477,9 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
             burst.push_back(std::move(f));
             room.push_back(headrooms[rng() % (sizeof(headrooms) / sizeof(headrooms[0]))]);
         }
-        check_burst(t.get(), round % 4 == 0 ? &small_mtu : &ctx, burst, room, tally);
+        // every other burst with the lookup cache a worker keeps across bursts
+        check_burst(t.get(), round % 4 == 0 ? &small_mtu : &ctx, burst, room, tally,
+                    round % 2 ? &cache : nullptr);
     }
     INFO("forward " << tally.forward << ", drop " << tally.drop << ", slow " << tally.slow);
     CHECK(tally.forward > 3000);
@@ -508,4 +513,41 @@ TEST_CASE("burst path: byte strings of every length and content", "[burst]") {
         check_burst(t.get(), &ctx, burst, std::vector<uint32_t>(SL_BURST_MAX, 64), tally);
     }
     CHECK(tally.slow > 0);
+}
+
+TEST_CASE("burst path: the lookup cache follows the tables it was filled from", "[burst]") {
+    Tables t = make_tables();
+    t->generation = 1;
+    Tables other = make_tables();
+    other->generation = 1;
+    other->services[0].flags = 0; // service 0 inactive in the other copy
+    const sl_encap_ctx ctx = make_ctx();
+    sl_burst_cache cache;
+    sl_burst_cache_init(&cache);
+    std::mt19937 rng(5);
+    Tally tally;
+    auto bursts = [&](const sl_tables *tables) {
+        for (int round = 0; round < 50; round++) {
+            std::vector<Bytes> burst;
+            for (unsigned i = 0; i < SL_BURST_MAX; i++) {
+                burst.push_back(random_frame(rng, true));
+            }
+            check_burst(tables, &ctx, burst, std::vector<uint32_t>(SL_BURST_MAX, 128), tally,
+                        &cache);
+        }
+    };
+    bursts(t.get());
+    bursts(other.get()); // another copy, same generation number
+    CHECK(cache.tables == other.get());
+    bursts(t.get());
+    // the same copy, republished: a new generation
+    t->services[1].flags = 0;
+    t->generation = 2;
+    bursts(t.get());
+    CHECK(cache.generation == 2);
+    t->services[1].flags = SL_SVC_ACTIVE;
+    t->generation = 3;
+    bursts(t.get());
+    CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 0);
+    CHECK(tally.forward > 0);
 }

@@ -353,10 +353,55 @@ SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_prot
     r->mask1 = sl_burst_mask_w1(svc->hash_mode);
 }
 
+/* Service lookups kept across bursts (one per worker): with traffic spread
+ * over many VIPs consecutive packets rarely share one, and the index lookup
+ * would otherwise be paid per packet. Direct-mapped by (VIP, port, protocol);
+ * emptied whenever the tables (copy or generation) are not those it was
+ * filled from. */
+#define SL_BURST_CACHE_SIZE 128 /* power of two; 4 KB */
+
+SL_STATIC_ASSERT(SL_BURST_CACHE_SIZE == 1u << 7, "the cache index is the hash's top 7 bits");
+
+struct sl_burst_cache {
+    const struct sl_tables *tables; /* the copy the entries come from; NULL: empty */
+    uint64_t generation;            /* and its generation */
+    struct sl_burst_svc e[SL_BURST_CACHE_SIZE];
+};
+
+SL_INLINE void sl_burst_cache_init(struct sl_burst_cache *c) {
+    c->tables = NULL;
+    c->generation = 0;
+}
+
+SL_INLINE void sl_burst_cache_check(struct sl_burst_cache *c, const struct sl_tables *t) {
+    if (c->tables != t || c->generation != t->generation) {
+        for (unsigned i = 0; i < SL_BURST_CACHE_SIZE; i++) {
+            c->e[i].vip_port_proto = ~(uint64_t)0; /* matches no packet */
+        }
+        c->tables = t;
+        c->generation = t->generation;
+    }
+}
+
+SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst_cache *c,
+                                      uint64_t vip_port_proto, struct sl_burst_svc *r) {
+    if (c == NULL) {
+        sl_burst_lookup(t, vip_port_proto, r);
+        return;
+    }
+    struct sl_burst_svc *e =
+        &c->e[(vip_port_proto * 0x9e3779b97f4a7c15ULL) >> 57]; /* 7 bits: SL_BURST_CACHE_SIZE */
+    if (e->vip_port_proto != vip_port_proto) {
+        sl_burst_lookup(t, vip_port_proto, e);
+    }
+    *r = *e;
+}
+
 /* Decides and rewrites p[0..n) (n <= SL_BURST_MAX) against tables t (not
- * NULL). See the top of this file. */
-SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
-                                struct sl_burst_pkt *p, unsigned n) {
+ * NULL), with a worker's lookup cache c (or NULL). See the top of this file. */
+SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
+                                       struct sl_burst_cache *c, struct sl_burst_pkt *p,
+                                       unsigned n) {
     uint64_t w0[SL_BURST_MAX];
     uint64_t w1[SL_BURST_MAX];
     uint64_t h[SL_BURST_MAX];
@@ -368,6 +413,9 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
     struct sl_burst_svc last = {~(uint64_t)0, 0, 0, SL_DECIDE_NONE, SL_DROP_NOT_VIP, 0};
     if (n > SL_BURST_MAX) {
         n = SL_BURST_MAX;
+    }
+    if (c != NULL) {
+        sl_burst_cache_check(c, t);
     }
 
     /* 1. parse; the (VIP, port, protocol) index entry prefetched */
@@ -398,7 +446,10 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
             continue;
         }
         if (vpp[i] != last.vip_port_proto) {
-            sl_burst_lookup(t, vpp[i], &last);
+            sl_burst_cached_lookup(t, c, vpp[i], &last);
+            if (last.drop == SL_DROP_NONE) {
+                __builtin_prefetch(&t->services[last.sid]); /* read again in stage 4 */
+            }
         }
         if (last.drop != SL_DROP_NONE) {
             sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE,
@@ -435,12 +486,19 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
         }
     }
 
-    /* 5. backend */
+    /* 5. backend, its record prefetched before any is read */
     uint16_t bid_of[SL_BURST_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (go[i]) {
-            const uint16_t bid = *slot[i];
-            bid_of[i] = bid;
+            bid_of[i] = *slot[i];
+            if (bid_of[i] < SL_MAX_BACKENDS) {
+                __builtin_prefetch(&t->backends[bid_of[i]]);
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (go[i]) {
+            const uint16_t bid = bid_of[i];
             if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
                 go[i] = 0;
                 sl_burst_set(&p[i], SL_BURST_DROP, SL_DROP_NO_BACKEND, sid_of[i], SL_DECIDE_NONE,
@@ -488,6 +546,12 @@ SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap
                          in_len);
         }
     }
+}
+
+/* The same without a cache across bursts. */
+SL_INLINE void sl_burst_forward(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
+                                struct sl_burst_pkt *p, unsigned n) {
+    sl_burst_forward_cached(t, ctx, NULL, p, n);
 }
 
 SL_EXTERN_C_END
