@@ -9,7 +9,7 @@
 // included: --stage copy shows it).
 //
 // sluice-dp-pipeline-bench --spec S.json [--flows N] [--packets P] [--proto udp|tcp]
-//                          [--vip A] [--vips N] [--dport P] [--path burst|packet]
+//                          [--vip A] [--vips N] [--dport P] [--path burst|packet] [--cache 0|1]
 //                          [--stage copy|parse|decide|all]
 // --path burst (the default) runs bursts of 32 through sl_burst_forward, the
 // rest through the per-packet path, as sluice-dataplane's worker does;
@@ -17,7 +17,8 @@
 // (parse -> decide -> rewrite), and --stage stops each packet's work early
 // there, to see what each step costs.
 // --vips N: flow i goes to VIP A + (i % N) (the spec must define them), as
-// sluice-gen --vips N sends it.
+// sluice-gen --vips N sends it. --cache 0 runs the burst path without the
+// worker's lookup cache across bursts.
 // Prints one JSON line: Mpps and ns per packet.
 #include <arpa/inet.h>
 #include <chrono>
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
     std::string stage = "all";  // copy | parse | decide | all: where the loop stops
     std::string path = "burst"; // burst | packet
     uint32_t vips = 1;
+    bool use_cache = true; // the worker's lookup cache across bursts
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -69,6 +71,8 @@ int main(int argc, char **argv) {
             inet_pton(AF_INET, v.c_str(), &vip);
         } else if (k == "--path") {
             path = v;
+        } else if (k == "--cache") {
+            use_cache = v != "0";
         } else if (k == "--vips") {
             vips = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--stage") {
@@ -176,7 +180,7 @@ int main(int argc, char **argv) {
                 b[i].len = kFrame;
                 b[i].headroom = kHeadroom;
             }
-            sl_burst_forward_cached(t, &ctx, &cache, b, kBurst);
+            sl_burst_forward_cached(t, &ctx, use_cache ? &cache : nullptr, b, kBurst);
             for (unsigned i = 0; i < kBurst; i++) {
                 if (b[i].verdict == SL_BURST_FORWARD) {
                     forwarded++;

@@ -277,9 +277,9 @@ struct sl_burst_svc {
     uint64_t vip_port_proto; /* daddr | dport << 32 | proto << 48; ~0 = none yet */
     uint64_t mask0;
     uint64_t mask1;
-    uint16_t sid; /* SL_DECIDE_NONE when no service matched */
-    uint8_t drop; /* SL_DROP_NONE when the service can take packets */
-    uint8_t pad;
+    uint16_t sid;      /* SL_DECIDE_NONE when no service matched */
+    uint8_t drop;      /* SL_DROP_NONE when the service can take packets */
+    uint8_t hash_mode; /* the masks' mode */
 };
 
 /* sl_index_find for an IPv4 VIP (daddr as stored, the other 12 bytes zero),
@@ -332,6 +332,7 @@ SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_prot
     r->vip_port_proto = vip_port_proto;
     r->sid = SL_DECIDE_NONE;
     r->drop = SL_DROP_NOT_VIP;
+    r->hash_mode = 0;
     r->mask0 = 0;
     r->mask1 = 0;
     if (sid < 0 || sid >= SL_MAX_SERVICES) {
@@ -349,6 +350,7 @@ SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_prot
         return;
     }
     r->drop = SL_DROP_NONE;
+    r->hash_mode = svc->hash_mode;
     r->mask0 = sl_burst_mask_w0(svc->hash_mode);
     r->mask1 = sl_burst_mask_w1(svc->hash_mode);
 }
@@ -358,14 +360,22 @@ SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_prot
  * would otherwise be paid per packet. Direct-mapped by (VIP, port, protocol);
  * emptied whenever the tables (copy or generation) are not those it was
  * filled from. */
-#define SL_BURST_CACHE_SIZE 128 /* power of two; 4 KB */
+#define SL_BURST_CACHE_BITS 10
+#define SL_BURST_CACHE_SIZE (1u << SL_BURST_CACHE_BITS) /* 16 KB */
 
-SL_STATIC_ASSERT(SL_BURST_CACHE_SIZE == 1u << 7, "the cache index is the hash's top 7 bits");
+struct sl_burst_cache_entry {
+    uint64_t vip_port_proto; /* ~0: empty */
+    uint16_t sid;
+    uint8_t drop;
+    uint8_t hash_mode;
+    uint32_t pad;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_burst_cache_entry) == 16, "cache entry is 16 bytes");
 
 struct sl_burst_cache {
     const struct sl_tables *tables; /* the copy the entries come from; NULL: empty */
     uint64_t generation;            /* and its generation */
-    struct sl_burst_svc e[SL_BURST_CACHE_SIZE];
+    struct sl_burst_cache_entry e[SL_BURST_CACHE_SIZE];
 };
 
 SL_INLINE void sl_burst_cache_init(struct sl_burst_cache *c) {
@@ -389,12 +399,22 @@ SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst
         sl_burst_lookup(t, vip_port_proto, r);
         return;
     }
-    struct sl_burst_svc *e =
-        &c->e[(vip_port_proto * 0x9e3779b97f4a7c15ULL) >> 57]; /* 7 bits: SL_BURST_CACHE_SIZE */
-    if (e->vip_port_proto != vip_port_proto) {
-        sl_burst_lookup(t, vip_port_proto, e);
+    struct sl_burst_cache_entry *e =
+        &c->e[(vip_port_proto * 0x9e3779b97f4a7c15ULL) >> (64 - SL_BURST_CACHE_BITS)];
+    if (e->vip_port_proto == vip_port_proto) {
+        r->vip_port_proto = vip_port_proto;
+        r->sid = e->sid;
+        r->drop = e->drop;
+        r->hash_mode = e->hash_mode;
+        r->mask0 = sl_burst_mask_w0(e->hash_mode);
+        r->mask1 = sl_burst_mask_w1(e->hash_mode);
+        return;
     }
-    *r = *e;
+    sl_burst_lookup(t, vip_port_proto, r);
+    e->vip_port_proto = vip_port_proto;
+    e->sid = r->sid;
+    e->drop = r->drop;
+    e->hash_mode = r->hash_mode;
 }
 
 /* Decides and rewrites p[0..n) (n <= SL_BURST_MAX) against tables t (not
@@ -447,9 +467,6 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         }
         if (vpp[i] != last.vip_port_proto) {
             sl_burst_cached_lookup(t, c, vpp[i], &last);
-            if (last.drop == SL_DROP_NONE) {
-                __builtin_prefetch(&t->services[last.sid]); /* read again in stage 4 */
-            }
         }
         if (last.drop != SL_DROP_NONE) {
             sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE,
@@ -486,19 +503,12 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         }
     }
 
-    /* 5. backend, its record prefetched before any is read */
+    /* 5. backend */
     uint16_t bid_of[SL_BURST_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (go[i]) {
-            bid_of[i] = *slot[i];
-            if (bid_of[i] < SL_MAX_BACKENDS) {
-                __builtin_prefetch(&t->backends[bid_of[i]]);
-            }
-        }
-    }
-    for (unsigned i = 0; i < n; i++) {
-        if (go[i]) {
-            const uint16_t bid = bid_of[i];
+            const uint16_t bid = *slot[i];
+            bid_of[i] = bid;
             if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
                 go[i] = 0;
                 sl_burst_set(&p[i], SL_BURST_DROP, SL_DROP_NO_BACKEND, sid_of[i], SL_DECIDE_NONE,
