@@ -177,6 +177,17 @@ struct Sink {
     uint64_t forwarded = 0;
     uint64_t bytes = 0;
     uint64_t per_backend[kBackends] = {};
+
+    // What a burst forwarded.
+    void count(const sl_burst_pkt *b, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+            if (b[i].verdict == SL_BURST_FORWARD) {
+                forwarded++;
+                bytes += b[i].len;
+                per_backend[b[i].backend_id]++;
+            }
+        }
+    }
 };
 
 template <typename H>
@@ -290,13 +301,7 @@ Figure run_hot_burst(const sl_tables *t, const sl_encap_ctx *ctx, uint64_t packe
             }
             asm volatile("" : : "r"(b) : "memory");
         }
-        for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
-            if (b[i].verdict == SL_BURST_FORWARD) {
-                sink.forwarded++;
-                sink.bytes += b[i].len;
-                sink.per_backend[b[i].backend_id]++;
-            }
-        }
+        sink.count(b, SL_BURST_MAX);
     }
     const double t1 = now_ns();
     return Figure{(t1 - t0) / static_cast<double>(packets), sink.forwarded, packets};
@@ -342,13 +347,7 @@ Figure run_cold_burst(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<u
             flow = (flow + 1) & (kFlows - 1);
         }
         sl_burst_forward(t, ctx, b, SL_BURST_MAX);
-        for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
-            if (b[i].verdict == SL_BURST_FORWARD) {
-                sink.forwarded++;
-                sink.bytes += b[i].len;
-                sink.per_backend[b[i].backend_id]++;
-            }
-        }
+        sink.count(b, SL_BURST_MAX);
     }
     const double t1 = now_ns();
     return Figure{(t1 - t0) / static_cast<double>(packets), sink.forwarded, packets};
