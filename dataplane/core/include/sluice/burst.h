@@ -190,7 +190,7 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
     return 1;
 }
 
-/* ---- stage 5: the rewrites, header words built in registers ---- */
+/* ---- stage 6: the rewrites, header words built in registers ---- */
 
 /* The ones'-complement sum of an IPv4 header given as words loaded in
  * memory order (w0 = bytes 0-7, w1 = 8-15 with check 0, w2 = 16-19). */
@@ -282,52 +282,15 @@ struct sl_burst_svc {
     uint8_t hash_mode; /* the masks' mode */
 };
 
-/* sl_index_find for an IPv4 VIP (daddr as stored, the other 12 bytes zero),
- * with the key kept in registers. */
-SL_INLINE uint32_t sl_burst_index_hash4(uint32_t daddr, uint16_t port, uint8_t proto,
-                                        uint8_t match) {
-    /* sl_index_hash with a = daddr, b = 0 */
-    uint64_t h = (uint64_t)daddr +
-                 ((uint64_t)port << 24 | (uint64_t)proto << 8 | (uint64_t)match << 4 | SL_AF_INET);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (uint32_t)h & (SL_SERVICE_INDEX_SIZE - 1);
-}
-
-SL_INLINE int sl_burst_index_find4(const struct sl_tables *t, uint32_t daddr, uint16_t port,
-                                   uint8_t proto, uint8_t match) {
-    uint32_t i = sl_burst_index_hash4(daddr, port, proto, match);
-    /* port, proto, family, match as the entry stores them */
-    const uint64_t want =
-        (uint64_t)port | (uint64_t)proto << 16 | (uint64_t)SL_AF_INET << 24 | (uint64_t)match << 32;
-    for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
-        const struct sl_index_entry *e = &t->index[i];
-        uint64_t v0;
-        uint64_t v1;
-        uint64_t f;
-        __builtin_memcpy(&v0, e->vip, 8);
-        __builtin_memcpy(&v1, e->vip + 8, 8);
-        __builtin_memcpy(&f, &e->port, 8); /* port proto family match used service_id */
-        if (!e->used) {
-            return -1;
-        }
-        if ((f & 0xffffffffffULL) == want && v0 == daddr && v1 == 0) {
-            return e->service_id;
-        }
-        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
-    }
-    return -1;
-}
-
 SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_proto,
                                struct sl_burst_svc *r) {
     const uint32_t d = (uint32_t)vip_port_proto;
     const uint16_t dport = (uint16_t)(vip_port_proto >> 32);
     const uint8_t proto = (uint8_t)(vip_port_proto >> 48);
-    int sid = sl_burst_index_find4(t, d, dport, proto, SL_MATCH_PORT);
+    /* the IPv4 VIP's words: d, 0 (sl_index_hash_words) */
+    int sid = sl_index_find_words(t, SL_AF_INET, d, 0, dport, proto, SL_MATCH_PORT);
     if (sid < 0) {
-        sid = sl_burst_index_find4(t, d, 0, proto, SL_MATCH_ANY_PORT);
+        sid = sl_index_find_words(t, SL_AF_INET, d, 0, 0, proto, SL_MATCH_ANY_PORT);
     }
     r->vip_port_proto = vip_port_proto;
     r->sid = SL_DECIDE_NONE;
@@ -340,16 +303,10 @@ SL_INLINE void sl_burst_lookup(const struct sl_tables *t, uint64_t vip_port_prot
     }
     const struct sl_service *svc = &t->services[sid];
     r->sid = (uint16_t)sid;
-    if (!(svc->flags & SL_SVC_ACTIVE)) {
+    r->drop = (uint8_t)sl_service_drop(svc);
+    if (r->drop != SL_DROP_NONE) {
         return;
     }
-    const uint32_t m = svc->table_size;
-    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
-        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
-        r->drop = SL_DROP_NO_BACKEND;
-        return;
-    }
-    r->drop = SL_DROP_NONE;
     r->hash_mode = svc->hash_mode;
     r->mask0 = sl_burst_mask_w0(svc->hash_mode);
     r->mask1 = sl_burst_mask_w1(svc->hash_mode);
@@ -453,9 +410,9 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         vpp[i] = (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
         if (vpp[i] != prev) {
             prev = vpp[i];
-            __builtin_prefetch(
-                &t->index[sl_burst_index_hash4((uint32_t)vpp[i], (uint16_t)(vpp[i] >> 32),
-                                               (uint8_t)(vpp[i] >> 48), SL_MATCH_PORT)]);
+            __builtin_prefetch(&t->index[sl_index_hash_words(
+                SL_AF_INET, (uint32_t)vpp[i], 0, (uint16_t)(vpp[i] >> 32), (uint8_t)(vpp[i] >> 48),
+                SL_MATCH_PORT)]);
         }
     }
 

@@ -59,6 +59,21 @@ SL_INLINE int sl_decide_service(const struct sl_tables *t, const struct sl_pkt *
     return sid;
 }
 
+/* Whether a matched service takes packets: SL_DROP_NOT_VIP when it is not
+ * active, SL_DROP_NO_BACKEND when it has no table inside the arena,
+ * SL_DROP_NONE otherwise. */
+SL_INLINE enum sl_drop_reason sl_service_drop(const struct sl_service *svc) {
+    if (!(svc->flags & SL_SVC_ACTIVE)) {
+        return SL_DROP_NOT_VIP;
+    }
+    const uint32_t m = svc->table_size;
+    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
+        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
+        return SL_DROP_NO_BACKEND;
+    }
+    return SL_DROP_NONE;
+}
+
 /* Steps 1-3: service, key, hash and slot; backend_id stays SL_DECIDE_NONE.
  * With d.drop == SL_DROP_NONE, sl_decide_slot_addr() is the table entry that
  * sl_decide_backend() reads: a burst loop can prefetch it for every packet
@@ -76,16 +91,11 @@ SL_INLINE struct sl_decision sl_decide_slot(const struct sl_tables *t, const str
     }
     const struct sl_service *svc = &t->services[sid];
     d.service_id = (uint16_t)sid;
-    if (!(svc->flags & SL_SVC_ACTIVE)) {
-        d.drop = SL_DROP_NOT_VIP;
+    d.drop = (uint8_t)sl_service_drop(svc);
+    if (d.drop != SL_DROP_NONE) {
         return d;
     }
     const uint32_t m = svc->table_size;
-    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
-        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
-        d.drop = SL_DROP_NO_BACKEND;
-        return d;
-    }
 
     struct sl_flow_key key = pkt->key;
     if (pkt->frag != SL_FRAG_NONE) {

@@ -198,11 +198,11 @@ SL_STATIC_ASSERT(offsetof(struct sl_dp_area, workers) == 64, "dp area: workers a
 #define SL_REGION_DP_OFF (SL_REGION_TABLES_OFF + 2 * SL_REGION_TABLES_SIZE)
 #define SL_REGION_SIZE (SL_REGION_DP_OFF + (uint64_t)SL_ROUND_PAGE(sizeof(struct sl_dp_area)))
 
-/* The index slot where probing for (family, vip, port, proto, match) starts. */
-SL_INLINE uint32_t sl_index_hash(uint8_t family, const uint8_t *vip, uint16_t port, uint8_t proto,
-                                 uint8_t match) {
-    uint64_t a = sl_load_le64(vip);
-    uint64_t b = sl_load_le64(vip + 8);
+/* The index slot where probing for (family, vip, port, proto, match) starts,
+ * the VIP given as its two little-endian 64-bit words (a: bytes 0-7, b: 8-15;
+ * an IPv4 VIP is a = its 4 bytes, b = 0). */
+SL_INLINE uint32_t sl_index_hash_words(uint8_t family, uint64_t a, uint64_t b, uint16_t port,
+                                       uint8_t proto, uint8_t match) {
     uint64_t h = (a ^ sl_rotl64(b, 29)) + ((uint64_t)port << 24 | (uint64_t)proto << 8 |
                                            (uint64_t)match << 4 | family);
     h ^= h >> 33;
@@ -211,27 +211,38 @@ SL_INLINE uint32_t sl_index_hash(uint8_t family, const uint8_t *vip, uint16_t po
     return (uint32_t)h & (SL_SERVICE_INDEX_SIZE - 1);
 }
 
-SL_INLINE int sl_addr_eq(const uint8_t *a, const uint8_t *b) {
-    return sl_load_le64(a) == sl_load_le64(b) && sl_load_le64(a + 8) == sl_load_le64(b + 8);
+SL_INLINE uint32_t sl_index_hash(uint8_t family, const uint8_t *vip, uint16_t port, uint8_t proto,
+                                 uint8_t match) {
+    return sl_index_hash_words(family, sl_load_le64(vip), sl_load_le64(vip + 8), port, proto,
+                               match);
 }
 
-/* The service id for (family, vip, port, proto, match), or -1. Linear probing;
- * control keeps the index at most half full, so an empty slot ends a miss. */
-SL_INLINE int sl_index_find(const struct sl_tables *t, uint8_t family, const uint8_t *vip,
-                            uint16_t port, uint8_t proto, uint8_t match) {
-    uint32_t i = sl_index_hash(family, vip, port, proto, match);
+/* The service id for (family, VIP words a/b as in sl_index_hash_words, port,
+ * proto, match), or -1. Linear probing; control keeps the index at most half
+ * full, so an empty slot ends a miss. Callers that have the VIP in registers
+ * (the burst path) pass the words and need not store it first. */
+SL_INLINE int sl_index_find_words(const struct sl_tables *t, uint8_t family, uint64_t a,
+                                  uint64_t b, uint16_t port, uint8_t proto, uint8_t match) {
+    uint32_t i = sl_index_hash_words(family, a, b, port, proto, match);
     for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
         const struct sl_index_entry *e = &t->index[i];
         if (!e->used) {
             return -1;
         }
         if (e->port == port && e->proto == proto && e->family == family && e->match == match &&
-            sl_addr_eq(e->vip, vip)) {
+            sl_load_le64(e->vip) == a && sl_load_le64(e->vip + 8) == b) {
             return e->service_id;
         }
         i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
     }
     return -1;
+}
+
+/* The same with the VIP as 16 bytes in memory. */
+SL_INLINE int sl_index_find(const struct sl_tables *t, uint8_t family, const uint8_t *vip,
+                            uint16_t port, uint8_t proto, uint8_t match) {
+    return sl_index_find_words(t, family, sl_load_le64(vip), sl_load_le64(vip + 8), port, proto,
+                               match);
 }
 
 #if !defined(__bpf__)
