@@ -60,6 +60,17 @@ inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m) {
     rte_eth_tx_buffer(w.port_id[port_idx], w.queue, w.txb[port_idx], m);
 }
 
+// A forwarded packet of in_bytes as received, per service and per backend.
+inline void count_forwarded(WorkerCtx &w, uint16_t service_id, uint16_t backend_id,
+                            uint32_t in_bytes) {
+    sl_pkt_bytes &sc = w.c->services[service_id];
+    sc.packets++;
+    sc.bytes += in_bytes;
+    sl_pkt_bytes &bc = w.c->backends[backend_id];
+    bc.packets++;
+    bc.bytes += in_bytes;
+}
+
 inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
     w.c->drops[reason]++;
     rte_pktmbuf_free(m);
@@ -127,10 +138,7 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
                 tx(w, rx_idx, m);
                 return;
             }
-            w.c->services[d.service_id].packets++;
-            w.c->services[d.service_id].bytes += in_bytes;
-            w.c->backends[d.backend_id].packets++;
-            w.c->backends[d.backend_id].bytes += in_bytes;
+            count_forwarded(w, d.service_id, d.backend_id, in_bytes);
             tx(w, w.out_of[rx_idx], m);
             return;
         }
@@ -206,21 +214,11 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf *m = pkts[i];
         switch (b[i].verdict) {
-            case SL_BURST_FORWARD: {
-                const uint16_t grow =
-                    static_cast<uint16_t>(rte_pktmbuf_mtod(m, uint8_t *) - b[i].frame);
-                m->data_off = static_cast<uint16_t>(m->data_off - grow);
-                m->data_len = static_cast<uint16_t>(b[i].len);
-                m->pkt_len = b[i].len;
-                sl_pkt_bytes &sc = w.c->services[b[i].service_id];
-                sc.packets++;
-                sc.bytes += b[i].in_len;
-                sl_pkt_bytes &bc = w.c->backends[b[i].backend_id];
-                bc.packets++;
-                bc.bytes += b[i].in_len;
+            case SL_BURST_FORWARD:
+                apply(m, sl_rw_make(b[i].frame, b[i].len, SL_RW_OK));
+                count_forwarded(w, b[i].service_id, b[i].backend_id, b[i].in_len);
                 tx(w, out, m);
                 break;
-            }
             case SL_BURST_DROP:
                 drop(w, m, b[i].drop);
                 break;
