@@ -42,6 +42,40 @@ constexpr uint32_t kFrame = 60;
 constexpr uint32_t kHeadroom = 128;
 constexpr uint32_t kBuf = 256;
 
+// Wall and thread CPU time since construction, and the one JSON line.
+// cpu_mpps: per second of CPU time this thread got (the machine may be
+// shared); mpps: per second of wall time.
+struct Stopwatch {
+    std::chrono::steady_clock::time_point wall0 = std::chrono::steady_clock::now();
+    timespec cpu0 = now_cpu();
+
+    static timespec now_cpu() {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return ts;
+    }
+
+    // slow < 0: no "slow" field (the per-packet path has none).
+    void report(const char *path, uint64_t packets, uint64_t forwarded, int64_t slow,
+                uint32_t flows, uint32_t vips, uint64_t checksum) const {
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+        const timespec c1 = now_cpu();
+        const double cpu = static_cast<double>(c1.tv_sec - cpu0.tv_sec) +
+                           static_cast<double>(c1.tv_nsec - cpu0.tv_nsec) / 1e9;
+        std::printf("{\"packets\": %lu, \"forwarded\": %lu, ", packets, forwarded);
+        if (slow >= 0) {
+            std::printf("\"slow\": %ld, ", slow);
+        }
+        std::printf("\"flows\": %u, \"vips\": %u, \"path\": \"%s\", \"seconds\": %.3f, "
+                    "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
+                    "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
+                    flows, vips, path, secs, cpu, static_cast<double>(packets) / secs / 1e6,
+                    static_cast<double>(packets) / cpu / 1e6,
+                    cpu * 1e9 / static_cast<double>(packets), checksum);
+    }
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -162,6 +196,16 @@ int main(int argc, char **argv) {
     }
     uint64_t forwarded = 0;
     uint64_t checksum = 0;
+    // The per-packet path's last step: rewrite, and count what went out.
+    auto rewrite = [&](uint8_t *frame, const sl_pkt &pkt, const sl_decision &d) {
+        const sl_rw_result r =
+            sl_rewrite_forward(frame, kFrame, kHeadroom, &pkt, &ctx, &t->services[d.service_id],
+                               &t->backends[d.backend_id], d.hash);
+        if (r.verdict == SL_RW_OK) {
+            forwarded++;
+            checksum += r.frame[0] + r.len + d.backend_id;
+        }
+    };
     if (path == "burst") {
         // As the worker does it: a burst of 32 through sl_burst_forward; what
         // it hands back through the per-packet path.
@@ -169,9 +213,7 @@ int main(int argc, char **argv) {
         sl_burst_pkt b[kBurst];
         sl_burst_cache cache;
         sl_burst_cache_init(&cache);
-        const auto b0 = std::chrono::steady_clock::now();
-        timespec bc0{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &bc0);
+        const Stopwatch clock;
         uint64_t slow = 0;
         for (uint64_t n = 0; n < packets; n += kBurst) {
             for (unsigned i = 0; i < kBurst; i++) {
@@ -199,35 +241,15 @@ int main(int argc, char **argv) {
                 if (d.drop != SL_DROP_NONE) {
                     continue;
                 }
-                const sl_rw_result r = sl_rewrite_forward(b[i].frame, kFrame, kHeadroom, &pkt, &ctx,
-                                                          &t->services[d.service_id],
-                                                          &t->backends[d.backend_id], d.hash);
-                if (r.verdict == SL_RW_OK) {
-                    forwarded++;
-                    checksum += r.frame[0] + r.len + d.backend_id;
-                }
+                rewrite(b[i].frame, pkt, d);
             }
         }
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
-        timespec bc1{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &bc1);
-        const double cpu = static_cast<double>(bc1.tv_sec - bc0.tv_sec) +
-                           static_cast<double>(bc1.tv_nsec - bc0.tv_nsec) / 1e9;
         const uint64_t done = (packets + kBurst - 1) / kBurst * kBurst;
-        std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"slow\": %lu, \"flows\": %u, "
-                    "\"vips\": %u, \"path\": \"burst\", \"seconds\": %.3f, "
-                    "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
-                    "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
-                    done, forwarded, slow, flows, vips, secs, cpu,
-                    static_cast<double>(done) / secs / 1e6, static_cast<double>(done) / cpu / 1e6,
-                    cpu * 1e9 / static_cast<double>(done), checksum);
+        clock.report("burst", done, forwarded, static_cast<int64_t>(slow), flows, vips, checksum);
         return forwarded == done ? 0 : 1;
     }
     const int upto = stage == "copy" ? 0 : stage == "parse" ? 1 : stage == "decide" ? 2 : 3;
-    const auto t0 = std::chrono::steady_clock::now();
-    timespec c0{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    const Stopwatch clock;
     for (uint64_t n = 0; n < packets; n++) {
         prepare(n + kAhead);
         uint8_t *frame = bufs.data() + (n % kBufs) * kBuf + kHeadroom;
@@ -255,28 +277,8 @@ int main(int argc, char **argv) {
             checksum += d.backend_id;
             continue;
         }
-        const sl_rw_result r =
-            sl_rewrite_forward(frame, kFrame, kHeadroom, &pkt, &ctx, &t->services[d.service_id],
-                               &t->backends[d.backend_id], d.hash);
-        if (r.verdict == SL_RW_OK) {
-            forwarded++;
-            checksum += r.frame[0] + r.len + d.backend_id;
-        }
+        rewrite(frame, pkt, d);
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    timespec c1{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    const double cpu = static_cast<double>(c1.tv_sec - c0.tv_sec) +
-                       static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e9;
-    // cpu_mpps: per second of CPU time this thread got (the machine may be
-    // shared); mpps: per second of wall time.
-    std::printf("{\"packets\": %lu, \"forwarded\": %lu, \"flows\": %u, \"vips\": %u, "
-                "\"path\": \"packet\", \"seconds\": %.3f, "
-                "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
-                "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
-                packets, forwarded, flows, vips, secs, cpu,
-                static_cast<double>(packets) / secs / 1e6, static_cast<double>(packets) / cpu / 1e6,
-                cpu * 1e9 / static_cast<double>(packets), checksum);
+    clock.report("packet", packets, forwarded, -1, flows, vips, checksum);
     return forwarded == packets ? 0 : 1;
 }
