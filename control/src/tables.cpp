@@ -20,20 +20,8 @@ uint64_t now_ns() {
 
 void index_insert(sl_tables *t, const config::Address &vip, uint16_t port_be, uint8_t proto,
                   uint8_t match, uint16_t sid) {
-    uint32_t i = sl_index_hash(vip.family, vip.bytes.data(), port_be, proto, match);
-    for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
-        sl_index_entry &e = t->index[i];
-        if (!e.used) {
-            std::memcpy(e.vip, vip.bytes.data(), 16);
-            e.port = port_be;
-            e.proto = proto;
-            e.family = vip.family;
-            e.match = match;
-            e.service_id = sid;
-            e.used = 1;
-            return;
-        }
-        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
+    if (sl_index_insert(t, vip.family, vip.bytes.data(), port_be, proto, match, sid) == 0) {
+        return;
     }
     throw std::runtime_error("service index full"); // validation keeps it at most half full
 }

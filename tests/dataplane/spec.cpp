@@ -46,20 +46,8 @@ std::array<uint8_t, 6> parse_mac(const std::string &s) {
 
 void index_insert(sl_tables *t, const SpecService &s, uint16_t port_be, uint8_t match,
                   uint16_t sid) {
-    uint32_t i = sl_index_hash(s.family, s.vip.data(), port_be, s.proto, match);
-    for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
-        sl_index_entry &e = t->index[i];
-        if (!e.used) {
-            std::memcpy(e.vip, s.vip.data(), 16);
-            e.port = port_be;
-            e.proto = s.proto;
-            e.family = s.family;
-            e.match = match;
-            e.used = 1;
-            e.service_id = sid;
-            return;
-        }
-        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
+    if (sl_index_insert(t, s.family, s.vip.data(), port_be, s.proto, match, sid) == 0) {
+        return;
     }
     throw std::runtime_error("spec: service index full");
 }

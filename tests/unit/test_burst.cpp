@@ -33,22 +33,6 @@ struct TablesFree {
 };
 using Tables = std::unique_ptr<sl_tables, TablesFree>;
 
-void index_add(sl_tables *t, uint8_t family, const uint8_t *vip, uint16_t port, uint8_t proto,
-               uint8_t match, uint16_t sid) {
-    uint32_t i = sl_index_hash(family, vip, port, proto, match);
-    while (t->index[i].used) {
-        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
-    }
-    sl_index_entry &e = t->index[i];
-    std::memcpy(e.vip, vip, 16);
-    e.port = port;
-    e.proto = proto;
-    e.family = family;
-    e.match = match;
-    e.used = 1;
-    e.service_id = sid;
-}
-
 struct SvcSpec {
     const char *vip;
     uint16_t port; // 0: any port
@@ -127,8 +111,9 @@ Tables make_tables() {
             t->arena[offset + i] = bid;
         }
         offset += sp.table_size;
-        index_add(t.get(), SL_AF_INET, s.vip, s.port, s.proto,
-                  sp.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT, static_cast<uint16_t>(sid));
+        REQUIRE(sl_index_insert(t.get(), SL_AF_INET, s.vip, s.port, s.proto,
+                                sp.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT,
+                                static_cast<uint16_t>(sid)) == 0);
     }
     t->n_services = static_cast<uint32_t>(kServices.size());
     t->n_backends = static_cast<uint32_t>(kServices.size() * kBackendsPerService);

@@ -102,14 +102,7 @@ TablesPtr make_tables(uint8_t fwd_mode) {
         fmt::print(stderr, "maglev: {}\n", built.error().message);
         std::exit(1);
     }
-    sl_index_entry &e = t->index[sl_index_hash(SL_AF_INET, s.vip, s.port, s.proto, SL_MATCH_PORT)];
-    std::memcpy(e.vip, s.vip, 16);
-    e.port = s.port;
-    e.proto = s.proto;
-    e.family = SL_AF_INET;
-    e.match = SL_MATCH_PORT;
-    e.used = 1;
-    e.service_id = 0;
+    sl_index_insert(t.get(), SL_AF_INET, s.vip, s.port, s.proto, SL_MATCH_PORT, 0); // empty index
     return t;
 }
 

@@ -246,6 +246,30 @@ SL_INLINE int sl_index_find(const struct sl_tables *t, uint8_t family, const uin
 }
 
 #if !defined(__bpf__)
+/* The writer's side of the index (control, the test publisher, the tests):
+ * puts (family, vip, port, proto, match) -> sid into the first free slot
+ * from its hash on, where sl_index_find probes for it. Returns -1 when the
+ * index is full (control keeps it at most half full). */
+SL_INLINE int sl_index_insert(struct sl_tables *t, uint8_t family, const uint8_t *vip,
+                              uint16_t port, uint8_t proto, uint8_t match, uint16_t sid) {
+    uint32_t i = sl_index_hash(family, vip, port, proto, match);
+    for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
+        struct sl_index_entry *e = &t->index[i];
+        if (!e->used) {
+            __builtin_memcpy(e->vip, vip, 16);
+            e->port = port;
+            e->proto = proto;
+            e->family = family;
+            e->match = match;
+            e->service_id = sid;
+            e->used = 1;
+            return 0;
+        }
+        i = (i + 1) & (SL_SERVICE_INDEX_SIZE - 1);
+    }
+    return -1;
+}
+
 /* ---- the reader side, shared by every dataplane worker and the tests ----
  * Call once per burst. Returns the tables to use for this burst (NULL while
  * nothing is published) and records the quiescent state: by calling this the
