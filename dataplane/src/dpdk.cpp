@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <fmt/core.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -10,6 +12,8 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+
+#include "io_guard.hpp"
 
 namespace sluice::dp {
 
@@ -19,7 +23,43 @@ std::string rte_err(int e) {
     return std::string(rte_strerror(e < 0 ? -e : e));
 }
 
+// The socket a memif port spec names, as /proc/net/unix shows it: DPDK
+// 22.11's defaults are /run/memif.sock and an abstract address ("@...").
+std::string memif_socket_of(const std::string &spec) {
+    std::string path = "/run/memif.sock";
+    bool abstract = true;
+    size_t pos = spec.find(',');
+    while (pos != std::string::npos) {
+        const size_t next = spec.find(',', pos + 1);
+        const std::string kv =
+            spec.substr(pos + 1, next == std::string::npos ? next : next - pos - 1);
+        if (kv.rfind("socket=", 0) == 0) {
+            path = kv.substr(7);
+        } else if (kv.rfind("socket-abstract=", 0) == 0) {
+            abstract = kv.substr(16) != "no";
+        }
+        pos = next;
+    }
+    return abstract ? "@" + path : path;
+}
+
 } // namespace
+
+bool unix_listening(const std::string &name) {
+    std::ifstream in("/proc/net/unix");
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+        // Num RefCount Protocol Flags Type St Inode Path
+        std::istringstream ls(line);
+        std::string num, ref, proto, flags, type, st, inode, path;
+        if (ls >> num >> ref >> proto >> flags >> type >> st >> inode >> path && path == name &&
+            flags == "00010000") { // __SO_ACCEPTCON: listening
+            return true;
+        }
+    }
+    return false;
+}
 
 Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(args)) {
     // The config file's eal_args apply only when the command line gives no
@@ -114,6 +154,12 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             throw DpdkError(
                 fmt::format("port '{}': cannot get device info: {}", p.name, rte_err(rc)));
         }
+        // DPDK's memif role defaults to client.
+        p.memif_client = std::strcmp(di.driver_name, "net_memif") == 0 &&
+                         spec.find("role=server") == std::string::npos;
+        if (p.memif_client) {
+            p.memif_socket = memif_socket_of(spec);
+        }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         if (maxq < queues_) {
             fmt::print(stderr,
@@ -180,22 +226,56 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         p.n_txq = queues_;
         // Allow MTU-sized frames: a failure is not fatal (vdevs often ignore it).
         rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
-        rc = rte_eth_dev_start(p.id);
-        if (rc != 0) {
+        const unsigned i = static_cast<unsigned>(&p - ports_.data());
+        if (p.memif_client && !unix_listening(p.memif_socket)) {
+            // Its server is not there (yet): the link supervisor connects.
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}': no memif server listens on {} yet; waiting "
+                       "for it\n",
+                       p.name, p.memif_socket);
+            continue;
+        }
+        rc = start_port(i);
+        if (rc != 0 && p.memif_client) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}': cannot connect to the memif server on {} "
+                       "({}); trying again\n",
+                       p.name, p.memif_socket, rte_err(rc));
+        } else if (rc != 0) {
             throw DpdkError(fmt::format("port '{}': start: {}", p.name, rte_err(rc)));
         }
-        // Frames to VIPs and backends' MACs are not addressed to us at L2.
-        rte_eth_promiscuous_enable(p.id);
     }
     started_ = true;
+}
+
+int Ports::start_port(unsigned i) {
+    const PortInfo &p = ports_[i];
+    const int rc = rte_eth_dev_start(p.id);
+    if (rc == 0) {
+        // Frames to VIPs and backends' MACs are not addressed to us at L2.
+        rte_eth_promiscuous_enable(p.id);
+        live_[i].store(true, std::memory_order_release);
+    }
+    return rc;
+}
+
+void Ports::stop_port(unsigned i) noexcept {
+    live_[i].store(false, std::memory_order_release);
+    // No worker inside a burst from here on; those that start later see the
+    // port not live.
+    io_guard::quiesce();
+    rte_eth_dev_stop(ports_[i].id);
+    io_guard::resume();
 }
 
 void Ports::stop() noexcept {
     if (!started_) {
         return;
     }
-    for (const PortInfo &p : ports_) {
-        rte_eth_dev_stop(p.id);
+    for (unsigned i = 0; i < ports_.size(); i++) {
+        if (live_[i].load(std::memory_order_acquire)) {
+            stop_port(i);
+        }
     }
     started_ = false;
 }

@@ -5,6 +5,8 @@
 // being done and what to try; nothing here calls rte_exit.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -37,6 +39,10 @@ class Eal {
     std::vector<char *> argv_;
 };
 
+// Is a Unix socket of this name (a path, or "@name" for an abstract one)
+// listening? From /proc/net/unix.
+bool unix_listening(const std::string &name);
+
 class Mempool {
   public:
     Mempool(const std::string &name, unsigned n, int socket);
@@ -56,10 +62,16 @@ struct PortInfo {
     uint16_t n_rxq = 0;
     uint16_t n_txq = 0;
     bool rss = false;
+    bool memif_client = false; // connects to a memif server: may start before it, and outlive it
+    std::string memif_socket;  // its server's socket as /proc/net/unix shows it ("@name": abstract)
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what
 // the device supports), starts them; stops and closes them when destroyed.
+// A port is live while it is started: workers touch live ports only. Every
+// port but a memif client is live from start() on; a memif client becomes
+// live when it reaches its server, and the link supervisor (link.hpp) takes
+// it down and up again as its server comes and goes.
 class Ports {
   public:
     Ports(const Options &opts, unsigned want_queues);
@@ -72,9 +84,16 @@ class Ports {
     void start(rte_mempool *mp, const Options &opts);
     void stop() noexcept;
     const std::vector<PortInfo> &info() const { return ports_; }
+    const std::atomic<bool> *live() const { return live_.data(); }
+
+    // For the link supervisor: start port i (0: started, live), or stop it
+    // (not live first; workers are quiesced around the stop).
+    int start_port(unsigned i);
+    void stop_port(unsigned i) noexcept;
 
   private:
     std::vector<PortInfo> ports_;
+    std::array<std::atomic<bool>, kMaxDpPorts> live_{};
     uint16_t queues_ = 0;
     bool started_ = false;
 };

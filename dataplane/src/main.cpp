@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "dpdk.hpp"
+#include "io_guard.hpp"
+#include "link.hpp"
 #include "options.hpp"
 #include "sluice/region_map.hpp"
 #include "telemetry.hpp"
@@ -169,6 +171,7 @@ int run(int argc, char **argv) {
         c.ws = &dp->workers[w];
         c.c = &dp->counters[w];
         c.box = &box;
+        c.live = ports.live();
         c.stop = &g_stop;
         worker_prepare(c);
     }
@@ -185,6 +188,9 @@ int run(int argc, char **argv) {
                opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
                format_mac(mac), region.generation());
 
+    sluice::io_guard::arm();
+    std::optional<LinkSupervisor> links;
+    links.emplace(ports, g_stop);
     step("workers starting");
     const unsigned main_lcore = rte_get_main_lcore();
     int status = 0;
@@ -208,7 +214,9 @@ int run(int argc, char **argv) {
         usleep(10000);
     }
     rte_eal_mp_wait_lcore();
+    links.reset();
     ports.stop();
+    sluice::io_guard::disarm();
     for (WorkerCtx &c : ctx) {
         worker_release(c);
     }

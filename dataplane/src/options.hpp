@@ -18,6 +18,8 @@ namespace sluice::dp {
 
 using Mac = std::array<uint8_t, 6>;
 
+inline constexpr unsigned kMaxDpPorts = 2; // one-armed: 1, two-armed: 2
+
 struct Options {
     std::string instance = "default";
     std::vector<std::string> ports; // PCI address or vdev spec ("net_memif0,role=server,...")

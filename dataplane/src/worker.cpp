@@ -20,6 +20,7 @@
 
 #include "actions.hpp"
 #include "dpdk.hpp"
+#include "io_guard.hpp"
 #include "sluice/burst.h"
 #include "sluice/decide.h"
 #include "sluice/parse.h"
@@ -53,7 +54,16 @@ void on_tx_unsent(rte_mbuf **pkts, uint16_t unsent, void *userdata) {
     u->c->drops[SL_DROP_TX_FULL] += unsent;
 }
 
+inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
+    w.c->drops[reason]++;
+    rte_pktmbuf_free(m);
+}
+
 inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m) {
+    if (unlikely(!w.live[port_idx].load(std::memory_order_relaxed))) {
+        drop(w, m, SL_DROP_TX_FULL); // two-armed, the other arm down (a memif without its server)
+        return;
+    }
     sl_port_counters &pc = w.c->ports[port_idx];
     pc.tx.packets++;
     pc.tx.bytes += rte_pktmbuf_pkt_len(m);
@@ -69,11 +79,6 @@ inline void count_forwarded(WorkerCtx &w, uint16_t service_id, uint16_t backend_
     sl_pkt_bytes &bc = w.c->backends[backend_id];
     bc.packets++;
     bc.bytes += in_bytes;
-}
-
-inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
-    w.c->drops[reason]++;
-    rte_pktmbuf_free(m);
 }
 
 // Is `addr` (family) one of the VIPs of the published tables? Only asked for
@@ -229,6 +234,15 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
     }
 }
 
+// The TX buffers of the live ports, sent.
+void flush_live(WorkerCtx &w) {
+    for (unsigned p = 0; p < w.n_ports; p++) {
+        if (w.live[p].load(std::memory_order_relaxed)) {
+            rte_eth_tx_buffer_flush(w.port_id[p], w.queue, w.txb[p]);
+        }
+    }
+}
+
 } // namespace
 
 void worker_prepare(WorkerCtx &w) {
@@ -286,39 +300,48 @@ int worker_main(void *arg) {
     uint64_t last_hb = last_drain;
     rte_mbuf *pkts[kBurst];
 
+    io_guard::bind_worker();
     while (!w.stop->load(std::memory_order_relaxed)) {
         const sl_tables *t = sl_reader_begin_burst(w.hdr, w.base, ws, &seen);
-        for (unsigned p = 0; p < w.n_ports; p++) {
-            const uint16_t n = rte_eth_rx_burst(w.port_id[p], w.queue, pkts, kBurst);
-            if (n == 0) {
-                continue;
-            }
-            sl_port_counters &pc = w.c->ports[p];
-            pc.rx.packets += n;
-            if (t == nullptr) {
-                for (uint16_t i = 0; i < n; i++) {
-                    pc.rx.bytes += rte_pktmbuf_pkt_len(pkts[i]);
-                    process(w, pkts[i], p, t);
-                }
-                continue;
-            }
-            process_burst(w, pkts, n, p, t, pc);
-        }
         const uint64_t now = rte_rdtsc();
-        if (now - last_drain > w.drain_tsc) {
+        // Ports are touched only inside the guard (io_guard.hpp), and only
+        // live ones.
+        if (likely(io_guard::enter(w.index))) {
             for (unsigned p = 0; p < w.n_ports; p++) {
-                rte_eth_tx_buffer_flush(w.port_id[p], w.queue, w.txb[p]);
+                if (unlikely(!w.live[p].load(std::memory_order_relaxed))) {
+                    continue;
+                }
+                const uint16_t n = rte_eth_rx_burst(w.port_id[p], w.queue, pkts, kBurst);
+                if (n == 0) {
+                    continue;
+                }
+                sl_port_counters &pc = w.c->ports[p];
+                pc.rx.packets += n;
+                if (t == nullptr) {
+                    for (uint16_t i = 0; i < n; i++) {
+                        pc.rx.bytes += rte_pktmbuf_pkt_len(pkts[i]);
+                        process(w, pkts[i], p, t);
+                    }
+                    continue;
+                }
+                process_burst(w, pkts, n, p, t, pc);
             }
-            last_drain = now;
-            if (now - last_hb > hb_tsc) {
-                ws->heartbeat_ns = mono_ns();
-                last_hb = now;
+            if (now - last_drain > w.drain_tsc) {
+                flush_live(w);
+                last_drain = now;
             }
+            io_guard::leave(w.index);
+        }
+        if (now - last_hb > hb_tsc) {
+            ws->heartbeat_ns = mono_ns();
+            last_hb = now;
         }
     }
-    for (unsigned p = 0; p < w.n_ports; p++) {
-        rte_eth_tx_buffer_flush(w.port_id[p], w.queue, w.txb[p]);
+    if (io_guard::enter(w.index)) {
+        flush_live(w);
+        io_guard::leave(w.index);
     }
+    io_guard::unbind_worker();
     ws->heartbeat_ns = mono_ns();
     __atomic_store_n(&ws->run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
     return 0;

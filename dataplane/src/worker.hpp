@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "options.hpp"
 #include "sluice/region.h"
 #include "sluice/rewrite.h"
 
@@ -18,7 +19,6 @@ struct sl_burst_cache;
 namespace sluice::dp {
 
 inline constexpr unsigned kBurst = 32;
-inline constexpr unsigned kMaxDpPorts = 2;
 
 // The box's own identity, the same for every worker.
 struct Box {
@@ -41,7 +41,8 @@ struct alignas(64) WorkerCtx {
     sl_worker_state *ws = nullptr;
     sl_worker_counters *c = nullptr;
     const Box *box = nullptr;
-    sl_burst_cache *cache = nullptr; // service lookups across bursts (sluice/burst.h)
+    sl_burst_cache *cache = nullptr;         // service lookups across bursts (sluice/burst.h)
+    const std::atomic<bool> *live = nullptr; // per port: started (Ports::live)
     const std::atomic<bool> *stop = nullptr;
 };
 

@@ -31,74 +31,29 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_pause.h>
 #include <sstream>
 #include <string>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
 #include "flows.h"
+#include "io_guard.hpp"
 #include "sluice/wire.h"
 
-// Peer kill guard. DPDK 22.11's memif PMD raises no link-state event (no
-// RTE_ETH_DEV_INTR_LSC): when its peer dies, the EAL interrupt thread marks
-// the port down and disconnected and then unmaps the peer's shared regions,
-// while this lcore may still be inside rte_eth_rx_burst/tx_burst, past the
-// PMD's "connected" check (it takes no more than the lcore being preempted
-// mid-burst on a busy machine): SIGSEGV. Polling the link before each burst
-// only narrows that window, so sluice-gen also interposes munmap: while the
-// traffic loop runs, an unmap from any other thread first keeps the lcore
-// from entering a burst and waits for the burst in progress to end. After
-// that the PMD's own check and the link poll keep the lcore out until the
-// peer is back.
-namespace gen_guard {
-std::atomic<bool> armed{false};
-std::atomic<bool> in_burst{false};
-std::atomic<unsigned> unmapping{0};
-pthread_t lcore;
-} // namespace gen_guard
-
-extern "C" int munmap(void *addr, size_t len) noexcept {
-    namespace g = gen_guard;
-    if (!g::armed.load() || pthread_equal(pthread_self(), g::lcore)) {
-        return static_cast<int>(syscall(SYS_munmap, addr, len));
-    }
-    g::unmapping.fetch_add(1);
-    while (g::in_burst.load()) {
-        rte_pause();
-    }
-    const int r = static_cast<int>(syscall(SYS_munmap, addr, len));
-    g::unmapping.fetch_sub(1);
-    return r;
-}
-
+// Peer kill guard: DPDK 22.11's memif PMD unmaps the peer's shared regions
+// from the EAL interrupt thread when the peer dies, while this lcore may be
+// inside a burst on them. io_guard (dataplane/src/io_guard.hpp, shared with
+// sluice-dataplane) makes such an unmap wait for the burst to end, and keeps
+// the lcore out of bursts until it is done; after that the PMD's own
+// "connected" check and the link poll keep it out until the peer is back.
 namespace {
-
-// The lcore, before rx/tx bursts: false if an unmap is under way (skip
-// them). Sequentially consistent on both sides (Dekker): either the unmap
-// sees in_burst, or this sees the unmap.
-bool burst_enter() {
-    gen_guard::in_burst.store(true);
-    if (gen_guard::unmapping.load() != 0) {
-        gen_guard::in_burst.store(false, std::memory_order_release);
-        return false;
-    }
-    return true;
-}
-
-void burst_leave() {
-    gen_guard::in_burst.store(false, std::memory_order_release);
-}
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) {
@@ -345,6 +300,8 @@ int run(int argc, char **argv) {
     rte_mempool *mp = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                               static_cast<int>(rte_socket_id()));
     rte_eth_conf conf{};
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t t_setup = rte_rdtsc();
     if (mp == nullptr || rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
         rte_eth_rx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr, mp) != 0 ||
         rte_eth_tx_queue_setup(port, 0, 1024, SOCKET_ID_ANY, nullptr) != 0 ||
@@ -356,14 +313,16 @@ int run(int argc, char **argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     // Wait for the link (memif: until the peer connects), at most 10 s.
-    const uint64_t hz = rte_get_tsc_hz();
+    // link_ms: from the port's start to the link up (-1: never).
+    double link_ms = -1;
     for (uint64_t t0 = rte_rdtsc(); rte_rdtsc() - t0 < 10 * hz && !g_stop;) {
         rte_eth_link link{};
         rte_eth_link_get_nowait(port, &link);
         if (link.link_status == RTE_ETH_LINK_UP) {
+            link_ms = static_cast<double>(rte_rdtsc() - t_setup) * 1000.0 / static_cast<double>(hz);
             break;
         }
-        rte_delay_ms(10);
+        rte_delay_ms(1);
     }
 
     const Template tpl = make_template(o);
@@ -382,8 +341,8 @@ int run(int argc, char **argv) {
     uint32_t vip_k = 0; // flow % o.vips
     rte_mbuf *tx[32];
     rte_mbuf *rx[32];
-    gen_guard::lcore = pthread_self();
-    gen_guard::armed.store(true);
+    sluice::io_guard::arm();
+    sluice::io_guard::bind_worker();
     const uint64_t start = rte_rdtsc();
     uint64_t last_progress = start;
     uint64_t send_until = start + o.duration_ms * hz / 1000;
@@ -418,7 +377,7 @@ int run(int argc, char **argv) {
             }
             room = inflight >= o.window ? 0 : std::min<uint64_t>(32, o.window - inflight);
         }
-        // No burst while the link is down or the PMD unmaps (gen_guard). The
+        // No burst while the link is down or the PMD unmaps (io_guard). The
         // link is read every 100 us: on a NIC that is a register read.
         if (now - link_read >= hz / 10000) {
             rte_eth_link link{};
@@ -426,7 +385,7 @@ int run(int argc, char **argv) {
             link_up = link.link_status == RTE_ETH_LINK_UP;
             link_read = now;
         }
-        if (!link_up || !burst_enter()) {
+        if (!link_up || !sluice::io_guard::enter(0)) {
             continue;
         }
         if (sending && room > 0 &&
@@ -459,7 +418,7 @@ int run(int argc, char **argv) {
             sent += n;
         }
         const uint16_t nr = rte_eth_rx_burst(port, 0, rx, 32);
-        burst_leave(); // the received mbufs are copies: no longer in the PMD's memory
+        sluice::io_guard::leave(0); // the received mbufs are copies: no longer in the PMD's memory
         if (nr != 0) {
             const uint64_t t = rte_rdtsc();
             if (last_rx != 0 && t - last_rx > max_gap) {
@@ -496,13 +455,14 @@ int run(int argc, char **argv) {
     }
     std::printf("{\"sent\": %lu, \"received\": %lu, \"lost\": %ld, \"misrouted\": %lu, "
                 "\"foreign\": %lu, \"old_table\": %lu, \"new_table\": %lu, \"seconds\": %.3f, "
-                "\"tx_mpps\": %.3f, \"rx_mpps\": %.3f, \"max_gap_ms\": %.1f}\n",
+                "\"tx_mpps\": %.3f, \"rx_mpps\": %.3f, \"max_gap_ms\": %.1f, \"link_ms\": %.1f}\n",
                 sent, received, static_cast<long>(sent - received), misrouted, foreign, match_a,
                 match_b, secs, static_cast<double>(sent) / secs / 1e6,
                 static_cast<double>(received_in_window) / secs / 1e6,
-                static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz));
+                static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz), link_ms);
     std::fflush(stdout);
-    gen_guard::armed.store(false);
+    sluice::io_guard::unbind_worker();
+    sluice::io_guard::disarm();
     rte_eth_dev_stop(port);
     rte_eth_dev_close(port);
     rte_eal_cleanup();

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "link.hpp"
+
+#include <fmt/core.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <unistd.h>
+#include <vector>
+
+#include "dpdk.hpp"
+
+namespace sluice::dp {
+
+namespace {
+
+constexpr unsigned kTickMs = 50;
+constexpr unsigned kRetryMs = 200; // between two start attempts
+// From a start to the link up. The handshake takes milliseconds; a server
+// still starting can refuse it ("device disabled"), and the client then
+// waits for nothing: start again.
+constexpr unsigned kHandshakeMs = 300;
+
+} // namespace
+
+LinkSupervisor::LinkSupervisor(Ports &ports, const std::atomic<bool> &stop)
+    : ports_(ports), stop_(stop) {
+    bool any = false;
+    for (const PortInfo &p : ports_.info()) {
+        any = any || p.memif_client;
+    }
+    if (!any) {
+        return;
+    }
+    const int rc =
+        rte_ctrl_thread_create(&thread_, "sluice-link", nullptr, &LinkSupervisor::main, this);
+    if (rc != 0) {
+        throw DpdkError(fmt::format("cannot start the link supervisor thread: {}",
+                                    rte_strerror(rc < 0 ? -rc : rc)));
+    }
+    running_ = true;
+}
+
+LinkSupervisor::~LinkSupervisor() {
+    if (running_) {
+        quit_.store(true);
+        pthread_join(thread_, nullptr);
+    }
+}
+
+void *LinkSupervisor::main(void *arg) {
+    static_cast<LinkSupervisor *>(arg)->run();
+    return nullptr;
+}
+
+void LinkSupervisor::run() {
+    struct State {
+        uint64_t started_ms = 0; // of the last successful start
+        uint64_t tried_ms = 0;   // of the last start attempt
+        bool up = false;         // link seen up since the last start
+        unsigned down_reads = 0; // consecutive down reads after having been up
+    };
+    const std::vector<PortInfo> &info = ports_.info();
+    std::vector<State> st(info.size());
+    const uint64_t hz = rte_get_tsc_hz();
+    auto now_ms = [hz] { return rte_get_tsc_cycles() * 1000 / hz; };
+    for (unsigned i = 0; i < info.size(); i++) {
+        st[i].started_ms = now_ms();
+    }
+    while (!quit_.load() && !stop_.load(std::memory_order_relaxed)) {
+        usleep(kTickMs * 1000);
+        for (unsigned i = 0; i < info.size(); i++) {
+            if (!info[i].memif_client) {
+                continue;
+            }
+            State &s = st[i];
+            const uint64_t now = now_ms();
+            if (!ports_.live()[i].load(std::memory_order_acquire)) {
+                // Only once its server listens: the PMD logs every refused connect.
+                if (now - s.tried_ms < kRetryMs || !unix_listening(info[i].memif_socket)) {
+                    continue;
+                }
+                s.tried_ms = now;
+                if (ports_.start_port(i) == 0) {
+                    s.started_ms = now;
+                    s.up = false;
+                    s.down_reads = 0;
+                }
+                continue;
+            }
+            rte_eth_link link{};
+            rte_eth_link_get_nowait(info[i].id, &link);
+            if (link.link_status == RTE_ETH_LINK_UP) {
+                if (!s.up) {
+                    fmt::print(stderr, "sluice-dataplane: port '{}': memif connected\n",
+                               info[i].name);
+                }
+                s.up = true;
+                s.down_reads = 0;
+                continue;
+            }
+            // Down. After having been up: the server went away (read twice,
+            // so that the PMD's own disconnect has finished). Never up: the
+            // handshake did not complete in time.
+            const bool lost = s.up && ++s.down_reads >= 2;
+            const bool stuck = !s.up && now - s.started_ms >= kHandshakeMs;
+            if (lost || stuck) {
+                if (lost) {
+                    fmt::print(stderr,
+                               "sluice-dataplane: port '{}': memif server gone; reconnecting\n",
+                               info[i].name);
+                }
+                ports_.stop_port(i);
+                s.up = false;
+                s.down_reads = 0;
+                s.tried_ms = 0; // start again at the next tick
+            }
+        }
+    }
+}
+
+} // namespace sluice::dp

@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The dataplane's memif peer comes and goes (sluice-dataplane is the memif
+# client, sluice-gen the server, as a VPP or a vswitch would be):
+#  1. the dataplane starts before any server exists: it runs, waits, and
+#     says so;
+#  2. ROUNDS servers in turn, every other one killed with SIGKILL in the
+#     middle of its traffic (the dataplane's PMD then unmaps the regions
+#     while its worker polls them: io_guard), the others ending normally:
+#     after each, the dataplane is still alive; each new server has its link
+#     up within LINK_LIMIT_MS of its start, and gets its traffic back, every
+#     packet to the backend the table says;
+#  3. SIGTERM: the dataplane exits 0.
+set -euo pipefail
+trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
+
+TEST=peer
+rounds=${SLUICE_PEER_ROUNDS:-20}
+link_limit_ms=${SLUICE_PEER_LINK_LIMIT_MS:-1000}
+# shellcheck source=memif_common.sh
+source "$(dirname "$0")/memif_common.sh"
+
+flows=4096
+A=$here/swap_a.json
+"$expect" --flows $flows --vip 10.0.0.1 --dport 80 --proto udp --spec "$A" >expect.txt
+"$region" publish --instance "$inst" --spec "$A" >/dev/null
+
+rx_total() {
+    "$region" counters --instance "$inst" |
+        /usr/bin/python3 -c 'import json,sys; print(sum(p["rx_packets"] for p in json.load(sys.stdin)["ports"]))'
+}
+dp_alive() {
+    if ! kill -0 "$dp_pid" 2>/dev/null; then
+        wait "$dp_pid" 2>/dev/null && st=0 || st=$?
+        echo "FAIL: sluice-dataplane died ($1; exit status $st)"
+        tail -20 dp.log
+        exit 1
+    fi
+}
+
+echo "== 1. dataplane first, no memif server yet"
+"$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
+    --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
+    --mac 02:00:00:00:00:aa >dp.log 2>&1 &
+dp_pid=$!
+pids+=($dp_pid)
+"$region" wait-worker --instance "$inst" --timeout-ms 10000 || { cat dp.log; exit 1; }
+sleep 0.5
+dp_alive "with no memif server"
+grep -q "no memif server listens on $sock yet; waiting for it" dp.log || {
+    echo "FAIL: the dataplane did not say that it waits for its memif server"
+    cat dp.log
+    exit 1
+}
+
+echo "== 2. $rounds servers, every other one killed mid-traffic"
+kills=0
+for r in $(seq "$rounds"); do
+    rm -f "$sock" gen.json # a killed server leaves its socket file behind
+    rx0=$(rx_total)
+    "$gen" -l 0 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
+        --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows $flows \
+        --window 256 --duration-ms 1200 --drain-ms 500 --expect expect.txt >gen.json 2>gen.log &
+    gen_pid=$!
+    pids+=($gen_pid)
+    if [ $((r % 2)) -eq 0 ]; then
+        # Killed while its traffic runs: 0.1-0.7 s after the dataplane
+        # starts receiving it.
+        for _ in $(seq 500); do
+            [ "$(rx_total)" -gt "$rx0" ] && break
+            sleep 0.01
+        done
+        [ "$(rx_total)" -gt "$rx0" ] || { echo "FAIL: no traffic in round $r"; cat gen.log dp.log; exit 1; }
+        sleep "0.$((RANDOM % 7 + 1))"
+        kill -9 "$gen_pid"
+        wait "$gen_pid" 2>/dev/null || true
+        kills=$((kills + 1))
+        sleep 0.2
+        dp_alive "after its memif server was killed (round $r)"
+        echo "round $r: server killed; dataplane alive"
+    else
+        wait "$gen_pid" || { echo "FAIL: sluice-gen failed (round $r)"; cat gen.log; exit 1; }
+        dp_alive "after its memif server left (round $r)"
+        /usr/bin/python3 - gen.json "$r" "$link_limit_ms" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+r, limit = sys.argv[2], float(sys.argv[3])
+errs = []
+if g["link_ms"] < 0 or g["link_ms"] > limit:
+    errs.append("link up %.0f ms after the server started (limit %.0f)" % (g["link_ms"], limit))
+if g["received"] < 10000:
+    errs.append("too little traffic came back: %d of %d" % (g["received"], g["sent"]))
+if g["lost"] != 0:
+    errs.append("%d packets lost" % g["lost"])
+if g["misrouted"]:
+    errs.append("%d packets misrouted" % g["misrouted"])
+print("round %s: link up after %.0f ms, %d of %d packets back" % (r, g["link_ms"], g["received"], g["sent"]))
+for e in errs:
+    print("FAIL: round %s: %s" % (r, e))
+sys.exit(1 if errs else 0)
+PY
+    fi
+done
+
+echo "== 3. SIGTERM"
+kill -TERM "$dp_pid"
+wait "$dp_pid" || { echo "FAIL: sluice-dataplane exit status $?"; tail -20 dp.log; exit 1; }
+lost=$(grep -c "memif server gone; reconnecting" dp.log || true)
+echo "dataplane saw its server go $lost times ($kills killed, $((rounds - kills)) ended)"
+if [ "$lost" -lt "$rounds" ]; then
+    echo "FAIL: $rounds servers went away, the dataplane noticed $lost"
+    exit 1
+fi
+echo PASS
