@@ -117,13 +117,14 @@ EOF
     echo "$f"
 }
 
-# One run: $1 = sluice|testpmd, $2 = VIPs (1). Prints the generator's
-# received Mpps.
+# One run: $1 = sluice|testpmd, $2 = VIPs (1), $3 = frame size without FCS
+# (60). Prints the generator's received Mpps.
 run_once() {
     local sock=$work/memif-$RANDOM.sock peer
     "$gen" -l 0 --no-pci "${mem[@]}" --file-prefix "bench-gen-$$" --log-level='*:error' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows "$flows" --proto "$proto" \
-        --vips "${2:-1}" --duration-ms "$duration" --drain-ms 200 >"$work/gen.json" 2>"$work/gen.log" &
+        --vips "${2:-1}" --size "${3:-60}" --duration-ms "$duration" --drain-ms 200 \
+        >"$work/gen.json" 2>"$work/gen.log" &
     local g=$!
     pids+=("$g")
     for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
@@ -161,31 +162,70 @@ spread() {
 
 echo "# sluice dataplane benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $flows flows, 64-byte $proto frames, ${duration} ms per run, $runs runs; parts: $sweeps"
+# The median of a[i] / b[i] over the pairs of runs made one after the other
+# (a's runs first, then b's): steadier than the ratio of the medians when the
+# machine changes speed during the benchmark.
+pair_median() { # "a runs" "b runs"
+    local a=($1) b=($2) r=() i
+    for i in "${!a[@]}"; do
+        r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]:-0}" 'BEGIN {printf "%.3f", (y > 0) ? x / y : 0}')")
+    done
+    printf '%.2f' "$(median "${r[@]}")"
+}
+# Bytes an encapsulating mode adds to a frame (ipip: outer IPv4; gue: outer
+# IPv4, UDP and the GUE header).
+encap_bytes() {
+    case $1 in ipip) echo 20 ;; gue) echo 32 ;; *) echo 0 ;; esac
+}
+
 if want io; then
     echo "# I/O path: 1 VIP, 100 backends"
     echo
-    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio |"
-    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio | ratio, median of run pairs |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    longer=()
     for mode in $modes; do
         "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
+        extra=$(encap_bytes "$mode")
         s=()
         t=()
+        tl=()
         for _ in $(seq "$runs"); do
             s+=("$(run_once sluice)")
             if [ -n "$testpmd" ]; then
                 t+=("$(run_once testpmd)")
+                if [ "$extra" -gt 0 ]; then
+                    tl+=("$(run_once testpmd 1 $((60 + extra)))")
+                fi
             fi
         done
         sm=$(median "${s[@]}")
         if [ -n "$testpmd" ]; then
             tm=$(median "${t[@]}")
             ratio=$(awk -v a="$sm" -v b="$tm" 'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}')
+            pr=$(pair_median "${s[*]}" "${t[*]}")
         else
             tm=n/a
             ratio=n/a
+            pr=n/a
         fi
-        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio |"
+        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio | $pr |"
+        if [ "${#tl[@]}" -gt 0 ]; then
+            tlm=$(median "${tl[@]}")
+            longer+=("| $mode | $((64 + extra)) | ${tl[*]} | $tlm | $(awk -v a="$sm" -v b="$tlm" \
+                'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}') | $(pair_median "${s[*]}" "${tl[*]}") |")
+        fi
     done
+    if [ "${#longer[@]}" -gt 0 ]; then
+        echo
+        echo "Encapsulation returns longer frames than it receives; over memif each extra cache line"
+        echo "is one more transfer between the two cores. testpmd macswap with the generator sending"
+        echo "frames of the encapsulated size (in the same runs, alternating):"
+        echo
+        echo "| mode | frame on the wire (bytes) | testpmd macswap at that size Mpps (runs) | median | sluice / it | median of run pairs |"
+        echo "| --- | --- | --- | --- | --- | --- |"
+        printf '%s\n' "${longer[@]}"
+    fi
 fi
 
 if want pipeline; then
