@@ -7,7 +7,9 @@
 #     of FLOWS flows to one VIP with 100 backends; on CPU 1 either
 #     sluice-dataplane (memif client; dsr-l2 or ipip) or, in its place,
 #     dpdk-testpmd --forward-mode=macswap. Received Mpps at the generator,
-#     alternating sluice / testpmd, RUNS runs each; medians and the ratio.
+#     alternating sluice / testpmd, RUNS runs each; medians and the ratio,
+#     and the median of the ratios of consecutive pairs. Encapsulating modes
+#     also against testpmd with frames of the encapsulated size.
 #  2. The in-memory pipeline (parse + decide + rewrite, no I/O) on one core.
 #  3. The pipeline's rate by number of backends (1-1000) and of flows
 #     (1k-10M), dsr-l2.
@@ -17,8 +19,8 @@
 #     4096 in all, SL_TABLE_ARENA_ENTRIES 32M slots in all); flow i goes to
 #     VIP 10.0.0.1 + i % N (sluice-gen --vips, tools/gen/flows.h). dsr-l2:
 #     sluice over memif as in 1 (no testpmd), and the in-memory pipeline
-#     (sluice-dp-pipeline-bench --vips N; n/a if that binary lacks --vips).
-#     The spread is max/min - 1 over the row.
+#     (sluice-dp-pipeline-bench --vips N; n/a if that binary lacks --vips),
+#     in rounds of one run per N. The spread is max/min - 1 over the row.
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
@@ -251,12 +253,15 @@ fi
 
 # How the pipeline rate changes with the number of backends and of flows
 # (dsr-l2; CPU-time Mpps, median of 3).
+pipe_once() { # spec flows [more pipeline bench options]
+    taskset -c 1 "$pipeline" --spec "$1" --flows "$2" --proto "$proto" \
+        --packets "$pipeline_packets" "${@:3}" |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])'
+}
 pipe_mpps() { # spec flows [more pipeline bench options]
     local c=()
     for _ in 1 2 3; do
-        c+=("$(taskset -c 1 "$pipeline" --spec "$1" --flows "$2" --proto "$proto" \
-            --packets "$pipeline_packets" "${@:3}" |
-            /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu_mpps"])')")
+        c+=("$(pipe_once "$@")")
     done
     median "${c[@]}"
 }
@@ -306,7 +311,8 @@ if want vips; then
     echo
     echo "By VIPs (dsr-l2, $proto, $flows flows, flow i -> VIP 10.0.0.1 + i % N; for every N:" \
         "$vip_backends backends per VIP, table_size $vip_table). memif: sluice as in the I/O" \
-        "path, median of $runs runs; pipeline: CPU 1, Mpps per CPU second, median of 3:"
+        "path, $runs rounds of one run per N (a change of the machine's speed hits every N" \
+        "alike), median and best run; pipeline: CPU 1, Mpps per CPU second, median of 3 rounds:"
     echo
     head="| VIPs |"
     sep="| --- |"
@@ -317,21 +323,37 @@ if want vips; then
     io_runs="| memif Mpps (runs) |"
     io_med=()
     hit="| VIPs that forwarded (last run) |"
-    for nv in $vips_list; do
-        "$region" publish --instance "$inst" \
-            --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
-        s=()
-        for _ in $(seq "$runs"); do
-            s+=("$(run_once sluice "$nv")")
+    # Rounds: every N once per round, so that a change of the machine's
+    # speed hits every N alike.
+    declare -A vruns=() vhit=()
+    for _ in $(seq "$runs"); do
+        for nv in $vips_list; do
+            "$region" publish --instance "$inst" \
+                --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
+            vruns[$nv]="${vruns[$nv]:-} $(run_once sluice "$nv")"
+            vhit[$nv]=$(services_hit)
         done
+    done
+    io_best=()
+    for nv in $vips_list; do
+        read -r -a s <<<"${vruns[$nv]}"
         io_runs="$io_runs ${s[*]} |"
         io_med+=("$(median "${s[@]}")")
-        hit="$hit $(services_hit) |"
+        io_best+=("$(printf '%s\n' "${s[@]}" | sort -g | tail -1)")
+        hit="$hit ${vhit[$nv]} |"
     done
     pp=()
     if pipeline_has_vips; then
+        declare -A pruns=()
+        for _ in 1 2 3; do
+            for nv in $vips_list; do
+                pruns[$nv]="${pruns[$nv]:-} $(pipe_once "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" \
+                    "$flows" --vips "$nv")"
+            done
+        done
         for nv in $vips_list; do
-            pp+=("$(pipe_mpps "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" "$flows" --vips "$nv")")
+            read -r -a c <<<"${pruns[$nv]}"
+            pp+=("$(median "${c[@]}")")
         done
     else
         for _ in $vips_list; do pp+=(n/a); done
@@ -339,6 +361,7 @@ if want vips; then
     echo "$head spread |"
     echo "$sep --- |"
     echo "| memif Mpps (median) | $(printf '%s | ' "${io_med[@]}")$(spread "${io_med[@]}") |"
+    echo "| memif Mpps (best run) | $(printf '%s | ' "${io_best[@]}")$(spread "${io_best[@]}") |"
     echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
     echo "$io_runs |"
     echo "$hit |"
