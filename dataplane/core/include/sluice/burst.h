@@ -352,14 +352,20 @@ SL_INLINE void sl_burst_cache_check(struct sl_burst_cache *c, const struct sl_ta
     }
 }
 
+/* The cache entry of (VIP, port, protocol). */
+SL_INLINE uint32_t sl_burst_cache_slot(uint64_t vip_port_proto) {
+    return (uint32_t)((vip_port_proto * 0x9e3779b97f4a7c15ULL) >> (64 - SL_BURST_CACHE_BITS));
+}
+
+/* The lookup through cache entry e (or straight to the index if c is NULL). */
 SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst_cache *c,
-                                      uint64_t vip_port_proto, struct sl_burst_svc *r) {
+                                      uint32_t slot, uint64_t vip_port_proto,
+                                      struct sl_burst_svc *r) {
     if (c == NULL) {
         sl_burst_lookup(t, vip_port_proto, r);
         return;
     }
-    struct sl_burst_cache_entry *e =
-        &c->e[(vip_port_proto * 0x9e3779b97f4a7c15ULL) >> (64 - SL_BURST_CACHE_BITS)];
+    struct sl_burst_cache_entry *e = &c->e[slot];
     if (e->vip_port_proto == vip_port_proto) {
         r->vip_port_proto = vip_port_proto;
         r->sid = e->sid;
@@ -397,7 +403,8 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         sl_burst_cache_check(c, t);
     }
 
-    /* 1. parse; the (VIP, port, protocol) index entry prefetched */
+    /* 1. parse; the (VIP, port, protocol) lookup's first line prefetched:
+     * the cache entry, or without a cache the index entry */
     uint64_t vpp[SL_BURST_MAX]; /* daddr | dport << 32 | proto << 48 */
     uint64_t prev = ~(uint64_t)0;
     for (unsigned i = 0; i < n; i++) {
@@ -412,9 +419,13 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         vpp[i] = (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
         if (vpp[i] != prev) {
             prev = vpp[i];
-            __builtin_prefetch(&t->index[sl_index_hash_words(
-                SL_AF_INET, (uint32_t)vpp[i], 0, (uint16_t)(vpp[i] >> 32), (uint8_t)(vpp[i] >> 48),
-                SL_MATCH_PORT)]);
+            if (c != NULL) {
+                __builtin_prefetch(&c->e[sl_burst_cache_slot(vpp[i])]);
+            } else {
+                __builtin_prefetch(&t->index[sl_index_hash_words(
+                    SL_AF_INET, (uint32_t)vpp[i], 0, (uint16_t)(vpp[i] >> 32),
+                    (uint8_t)(vpp[i] >> 48), SL_MATCH_PORT)]);
+            }
         }
     }
 
@@ -425,7 +436,7 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
             continue;
         }
         if (vpp[i] != last.vip_port_proto) {
-            sl_burst_cached_lookup(t, c, vpp[i], &last);
+            sl_burst_cached_lookup(t, c, c != NULL ? sl_burst_cache_slot(vpp[i]) : 0, vpp[i], &last);
         }
         if (last.drop != SL_DROP_NONE) {
             sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE,
