@@ -607,7 +607,10 @@ json Daemon::status_locked() {
              {"lcore", __atomic_load_n(&w.lcore, __ATOMIC_RELAXED)},
              {"pid", __atomic_load_n(&w.pid, __ATOMIC_RELAXED)},
              {"alive", worker_alive(w)},
-             {"observed_generation", __atomic_load_n(&w.observed_generation, __ATOMIC_ACQUIRE)}});
+             {"observed_generation", __atomic_load_n(&w.observed_generation, __ATOMIC_ACQUIRE)},
+             {"loop_tsc", __atomic_load_n(&w.loop_tsc, __ATOMIC_RELAXED)},
+             {"busy_tsc", __atomic_load_n(&w.busy_tsc, __ATOMIC_RELAXED)},
+             {"tsc_hz", __atomic_load_n(&w.tsc_hz, __ATOMIC_RELAXED)}});
     }
     const bool alive = dp_pid > 0 && (::kill(dp_pid, 0) == 0 || errno == EPERM);
     const uint8_t kind = dp_init ? dp->kind : 0;
@@ -1135,6 +1138,26 @@ std::string Daemon::metrics() {
         if (__atomic_load_n(&w.run, __ATOMIC_ACQUIRE) == SL_WORKER_RUNNING) {
             o << "sluice_worker_observed_generation{worker=\"" << i << "\"} "
               << __atomic_load_n(&w.observed_generation, __ATOMIC_ACQUIRE) << "\n";
+        }
+    }
+    // A poll-mode core always shows 100% CPU: busy / loop over an interval
+    // (rate() of both) is how much of it the traffic used.
+    const char *const names[2] = {"loop", "busy"};
+    const char *const help[2] = {"Seconds each dataplane worker has run its loop.",
+                                 "Seconds of that loop spent on polls that brought packets."};
+    for (int k = 0; k < 2; k++) {
+        o << "# HELP sluice_worker_" << names[k] << "_seconds_total " << help[k] << "\n"
+          << "# TYPE sluice_worker_" << names[k] << "_seconds_total counter\n";
+        for (unsigned i = 0; i < SL_MAX_WORKERS; i++) {
+            const sl_worker_state &w = dp->workers[i];
+            const uint64_t hz = __atomic_load_n(&w.tsc_hz, __ATOMIC_RELAXED);
+            if (__atomic_load_n(&w.run, __ATOMIC_ACQUIRE) != SL_WORKER_RUNNING || hz == 0) {
+                continue;
+            }
+            const uint64_t tsc =
+                __atomic_load_n(k == 0 ? &w.loop_tsc : &w.busy_tsc, __ATOMIC_RELAXED);
+            o << "sluice_worker_" << names[k] << "_seconds_total{worker=\"" << i << "\"} "
+              << static_cast<double>(tsc) / static_cast<double>(hz) << "\n";
         }
     }
     return o.str();

@@ -3,7 +3,8 @@
 // DPDK telemetry commands of sluice-dataplane, read with dpdk-telemetry.py:
 //   /sluice/stats     totals: rx/tx per port, replies, generation
 //   /sluice/drops     one counter per drop reason (counters.h names)
-//   /sluice/workers   per worker: lcore, pid, run state, observed generation
+//   /sluice/workers   per worker: lcore, pid, run state, observed generation,
+//                     loop and busy TSC cycles
 //   /sluice/services  per service id with traffic: packets, bytes
 // The callbacks run on DPDK's telemetry thread and only read the region.
 #include "telemetry.hpp"
@@ -116,6 +117,13 @@ int cmd_workers(const char *, const char *, rte_tel_data *d) {
             rx += rd(g_dp->counters[w].ports[p].rx.packets);
         }
         rte_tel_data_add_dict_u64(c, "rx_packets", rx);
+        const uint64_t loop = rd(ws.loop_tsc);
+        const uint64_t busy = rd(ws.busy_tsc);
+        rte_tel_data_add_dict_u64(c, "loop_tsc", loop);
+        rte_tel_data_add_dict_u64(c, "busy_tsc", busy);
+        rte_tel_data_add_dict_u64(c, "tsc_hz", rd(ws.tsc_hz));
+        // Since the worker started; rates over an interval come from two reads.
+        rte_tel_data_add_dict_u64(c, "busy_permille", loop != 0 ? busy * 1000 / loop : 0);
         const std::string key = "worker" + std::to_string(w);
         rte_tel_data_add_dict_container(d, key.c_str(), c, 0);
     }

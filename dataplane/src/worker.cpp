@@ -299,11 +299,24 @@ int worker_main(void *arg) {
     uint64_t last_drain = rte_rdtsc();
     uint64_t last_hb = last_drain;
     rte_mbuf *pkts[kBurst];
+    // Busy accounting: each turn of the loop, from one TSC read to the
+    // next, counts as busy if its polls brought packets.
+    uint64_t prev = last_drain;
+    uint64_t loop_tsc = 0;
+    uint64_t busy_tsc = 0;
+    bool busy = false;
+    ws->tsc_hz = rte_get_tsc_hz();
+    ws->loop_tsc = 0;
+    ws->busy_tsc = 0;
 
     io_guard::bind_worker();
     while (!w.stop->load(std::memory_order_relaxed)) {
         const sl_tables *t = sl_reader_begin_burst(w.hdr, w.base, ws, &seen);
         const uint64_t now = rte_rdtsc();
+        loop_tsc += now - prev;
+        busy_tsc += busy ? now - prev : 0;
+        prev = now;
+        busy = false;
         // Ports are touched only inside the guard (io_guard.hpp), and only
         // live ones.
         if (likely(io_guard::enter(w.index))) {
@@ -315,6 +328,7 @@ int worker_main(void *arg) {
                 if (n == 0) {
                     continue;
                 }
+                busy = true;
                 sl_port_counters &pc = w.c->ports[p];
                 pc.rx.packets += n;
                 if (t == nullptr) {
@@ -334,6 +348,8 @@ int worker_main(void *arg) {
         }
         if (now - last_hb > hb_tsc) {
             ws->heartbeat_ns = mono_ns();
+            ws->loop_tsc = loop_tsc;
+            ws->busy_tsc = busy_tsc;
             last_hb = now;
         }
     }
@@ -342,6 +358,8 @@ int worker_main(void *arg) {
         io_guard::leave(w.index);
     }
     io_guard::unbind_worker();
+    ws->loop_tsc = loop_tsc;
+    ws->busy_tsc = busy_tsc;
     ws->heartbeat_ns = mono_ns();
     __atomic_store_n(&ws->run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
     return 0;

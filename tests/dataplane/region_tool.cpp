@@ -194,9 +194,10 @@ int counters(const Args &a) {
     for (unsigned w = 0; w < nw; w++) {
         const sl_worker_state &ws = dp->workers[w];
         out += fmt::format("{}{{\"pid\": {}, \"lcore\": {}, \"run\": {}, "
-                           "\"observed_generation\": {}, \"heartbeat_ns\": {}}}",
+                           "\"observed_generation\": {}, \"heartbeat_ns\": {}, \"loop_tsc\": {}, "
+                           "\"busy_tsc\": {}, \"tsc_hz\": {}}}",
                            w ? ", " : "", ws.pid, ws.lcore, ws.run, rd(ws.observed_generation),
-                           rd(ws.heartbeat_ns));
+                           rd(ws.heartbeat_ns), rd(ws.loop_tsc), rd(ws.busy_tsc), rd(ws.tsc_hz));
     }
     out += "]}\n";
     std::fputs(out.c_str(), stdout);

@@ -72,6 +72,22 @@ run_dataplane() { # instance
             return 1
         fi
         echo "telemetry: $(tail -1 telemetry.json)"
+        # The worker's loop and busy cycles: counted, busy within loop.
+        echo /sluice/workers | dpdk-telemetry.py -f "$prefix" >workers.json 2>&1 || true
+        if ! /usr/bin/python3 - workers.json <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r'\{"/sluice/workers".*\}', text, re.S)
+w = json.loads(m.group(0))["/sluice/workers"]["worker0"]
+ok = 0 < w["busy_tsc"] <= w["loop_tsc"] and w["tsc_hz"] > 0 and 0 <= w["busy_permille"] <= 1000
+print("worker0: loop %d, busy %d TSC cycles (%d per mille)" % (w["loop_tsc"], w["busy_tsc"], w["busy_permille"]))
+sys.exit(0 if ok else 1)
+PY
+        then
+            echo "FAIL: /sluice/workers does not count the worker's busy cycles:"
+            cat workers.json
+            return 1
+        fi
     fi
     kill -TERM "$dp_pid"
     local rc=0

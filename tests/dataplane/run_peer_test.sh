@@ -103,6 +103,16 @@ PY
     fi
 done
 
+# The worker counted its loop and its busy cycles (region.h).
+"$region" counters --instance "$inst" | /usr/bin/python3 -c '
+import json, sys
+w = json.load(sys.stdin)["workers"][0]
+print("worker: loop %d, busy %d TSC cycles" % (w["loop_tsc"], w["busy_tsc"]))
+sys.exit(0 if 0 < w["busy_tsc"] <= w["loop_tsc"] else 1)' || {
+    echo "FAIL: the worker did not count its busy cycles"
+    exit 1
+}
+
 echo "== 3. SIGTERM"
 kill -TERM "$dp_pid"
 wait "$dp_pid" || { echo "FAIL: sluice-dataplane exit status $?"; tail -20 dp.log; exit 1; }

@@ -510,14 +510,28 @@ fall = %(fall)d
         words = out.split()
         return int(words[words.index("mtu") + 1]) if "mtu" in words else None, " ".join(out.split())
 
+    def worker_cycles(self):
+        """(loop, busy) TSC cycles summed over the dataplane's workers (status)."""
+        ws = (self.api.call("status").get("dataplane") or {}).get("workers") or []
+        return sum(w.get("loop_tsc", 0) for w in ws), sum(w.get("busy_tsc", 0) for w in ws)
+
     def check_upload(self, mb=32):
         self.nsrun("client", ["ip", "route", "flush", "cache"], check=False)
         stats0 = self.api.call("stats")
+        cyc0 = self.worker_cycles()
         name = "up-%d.bin" % os.getpid()
         r = self.client("upload", "--vip", self.vip, "--mb", str(mb), "--name", name, "--timeout", "20",
                         timeout=120)
         pmtu, route = self.client_pmtu()
         stats1 = self.api.call("stats")
+        cyc1 = self.worker_cycles()
+        # The workers counted busy cycles for the upload's packets, within
+        # their loop, and the control daemon exports them.
+        loop, busy = cyc1[0] - cyc0[0], cyc1[1] - cyc0[1]
+        metrics = self.nsrun("box", ["curl", "-s", "http://127.0.0.1:9300/metrics"], check=False)
+        busy_ok = loop > 0 and 0 < busy <= loop and \
+            'sluice_worker_busy_seconds_total{worker="0"}' in metrics and \
+            'sluice_worker_loop_seconds_total{worker="0"}' in metrics
         drops = {k: v - (stats0.get("drops") or {}).get(k, 0) for k, v in (stats1.get("drops") or {}).items()
                  if v - (stats0.get("drops") or {}).get(k, 0)}
         sizes = {}
@@ -526,12 +540,15 @@ fall = %(fall)d
             if os.path.exists(p):
                 sizes["b%d" % i] = os.path.getsize(p)
                 os.unlink(p)
-        ok = r.get("status") in (201, 204) and list(sizes.values()) == [mb * 1024 * 1024]
+        ok = r.get("status") in (201, 204) and list(sizes.values()) == [mb * 1024 * 1024] and busy_ok
         if self.a.mode in ("ipip", "gue"):
             # The client must have learnt a smaller path MTU from sluice's ICMP.
             ok = ok and pmtu is not None and pmtu < 1500
-        self.record("upload", ok, "%d MiB: %s; stored %s; client route to the VIP: '%s'; drop counters +%s"
-                    % (mb, r, sizes, route, drops), {"result": r, "pmtu": pmtu, "stored": sizes})
+        self.record("upload", ok, "%d MiB: %s; stored %s; client route to the VIP: '%s'; drop counters +%s; "
+                    "workers busy %d of %d TSC cycles (exported: %s)"
+                    % (mb, r, sizes, route, drops, busy, loop, "yes" if "sluice_worker_busy_seconds_total" in metrics
+                       else "no"),
+                    {"result": r, "pmtu": pmtu, "stored": sizes, "busy_tsc": busy, "loop_tsc": loop})
 
     def check_kill(self):
         victim = 3

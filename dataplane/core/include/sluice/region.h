@@ -153,7 +153,14 @@ struct sl_worker_state {
     uint32_t lcore;
     uint32_t run; /* enum sl_worker_run */
     uint32_t pad0;
-    uint64_t pad[4];
+    /* The worker's loop in TSC cycles since it started, stored with the
+     * heartbeat: all of it, and the part spent on polls that brought
+     * packets (busy). A poll-mode core always shows 100% CPU; busy / loop
+     * over an interval is how much of it the traffic used. */
+    uint64_t loop_tsc;
+    uint64_t busy_tsc;
+    uint64_t tsc_hz;
+    uint64_t pad1;
 } SL_ALIGNED(SL_CACHE_LINE);
 SL_STATIC_ASSERT(sizeof(struct sl_worker_state) == 64, "worker state is one cache line");
 
