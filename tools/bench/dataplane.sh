@@ -9,7 +9,9 @@
 #     dpdk-testpmd --forward-mode=macswap. Received Mpps at the generator,
 #     alternating sluice / testpmd, RUNS runs each; medians and the ratio,
 #     and the median of the ratios of consecutive pairs. Encapsulating modes
-#     also against testpmd with frames of the encapsulated size.
+#     also against testpmd with frames of the encapsulated size. Also the
+#     share of its loop the sluice worker spent on polls that brought
+#     packets, in the middle of each run (busy_tsc / loop_tsc, region.h).
 #  2. The in-memory pipeline (parse + decide + rewrite, no I/O) on one core.
 #  3. The pipeline's rate by number of backends (1-1000) and of flows
 #     (1k-10M), dsr-l2.
@@ -122,7 +124,8 @@ EOF
 # One run: $1 = sluice|testpmd, $2 = VIPs (1), $3 = frame size without FCS
 # (60). Prints the generator's received Mpps.
 run_once() {
-    local sock=$work/memif-$RANDOM.sock peer
+    local sock=$work/memif-$RANDOM.sock peer sampler=""
+    rm -f "$work/busy"
     "$gen" -l 0 --no-pci "${mem[@]}" --file-prefix "bench-gen-$$" --log-level='*:error' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows "$flows" --proto "$proto" \
         --vips "${2:-1}" --size "${3:-60}" --duration-ms "$duration" --drain-ms 200 \
@@ -135,6 +138,23 @@ run_once() {
             --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
             --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe \
             >"$work/peer.log" 2>&1 &
+        peer=$!
+        if [ "${busy_sample:-0}" = 1 ]; then
+            # The worker's busy share in the middle of the traffic (region
+            # counters: busy / loop TSC cycles between two reads).
+            (
+                sleep "$(awk -v d="$duration" 'BEGIN {print 0.3 + d / 3000 * 0.6}')"
+                a=$("$region" counters --instance "$inst")
+                sleep "$(awk -v d="$duration" 'BEGIN {print d / 3000 * 1.5}')"
+                b=$("$region" counters --instance "$inst")
+                /usr/bin/python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1])["workers"][0], json.loads(sys.argv[2])["workers"][0]
+dl, db = b["loop_tsc"] - a["loop_tsc"], b["busy_tsc"] - a["busy_tsc"]
+print("%.0f" % (100.0 * db / dl) if dl > 0 and a["pid"] == b["pid"] else "?")' "$a" "$b" 2>/dev/null || echo "?"
+            ) >"$work/busy" &
+            sampler=$!
+        fi
     else
         # testpmd needs a main lcore besides its forwarding lcore: main on
         # CPU 0 (it sleeps), forwarding on CPU 1.
@@ -142,10 +162,11 @@ run_once() {
             --log-level='*:error' --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" -- \
             --forward-mode=macswap --auto-start --stats-period 10 --nb-cores=1 \
             >"$work/peer.log" 2>&1 &
+        peer=$!
     fi
-    peer=$!
     pids+=("$peer")
     wait "$g" || true
+    [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; }
     kill -INT "$peer" 2>/dev/null || true
     wait "$peer" 2>/dev/null || true
     /usr/bin/python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["rx_mpps"])' \
@@ -183,8 +204,8 @@ encap_bytes() {
 if want io; then
     echo "# I/O path: 1 VIP, 100 backends"
     echo
-    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio | ratio, median of run pairs |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio | ratio, median of run pairs | sluice worker busy % (runs) |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
     longer=()
     for mode in $modes; do
         "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
@@ -192,8 +213,10 @@ if want io; then
         s=()
         t=()
         tl=()
+        bz=()
         for _ in $(seq "$runs"); do
-            s+=("$(run_once sluice)")
+            s+=("$(busy_sample=1 run_once sluice)")
+            bz+=("$(cat "$work/busy" 2>/dev/null || echo "?")")
             if [ -n "$testpmd" ]; then
                 t+=("$(run_once testpmd)")
                 if [ "$extra" -gt 0 ]; then
@@ -211,7 +234,7 @@ if want io; then
             ratio=n/a
             pr=n/a
         fi
-        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio | $pr |"
+        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio | $pr | ${bz[*]} |"
         if [ "${#tl[@]}" -gt 0 ]; then
             tlm=$(median "${tl[@]}")
             longer+=("| $mode | $((64 + extra)) | ${tl[*]} | $tlm | $(awk -v a="$sm" -v b="$tlm" \
