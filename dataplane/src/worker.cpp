@@ -27,6 +27,8 @@
 
 namespace sluice::dp {
 
+static_assert(io_guard::kSlots >= SL_MAX_WORKERS, "an io_guard slot per worker");
+
 namespace {
 
 uint64_t mono_ns() {
