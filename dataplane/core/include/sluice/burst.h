@@ -357,15 +357,14 @@ SL_INLINE uint32_t sl_burst_cache_slot(uint64_t vip_port_proto) {
     return (uint32_t)((vip_port_proto * 0x9e3779b97f4a7c15ULL) >> (64 - SL_BURST_CACHE_BITS));
 }
 
-/* The lookup through cache entry e (or straight to the index if c is NULL). */
+/* The lookup through the cache (or straight to the index if c is NULL). */
 SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst_cache *c,
-                                      uint32_t slot, uint64_t vip_port_proto,
-                                      struct sl_burst_svc *r) {
+                                      uint64_t vip_port_proto, struct sl_burst_svc *r) {
     if (c == NULL) {
         sl_burst_lookup(t, vip_port_proto, r);
         return;
     }
-    struct sl_burst_cache_entry *e = &c->e[slot];
+    struct sl_burst_cache_entry *e = &c->e[sl_burst_cache_slot(vip_port_proto)];
     if (e->vip_port_proto == vip_port_proto) {
         r->vip_port_proto = vip_port_proto;
         r->sid = e->sid;
@@ -436,7 +435,7 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
             continue;
         }
         if (vpp[i] != last.vip_port_proto) {
-            sl_burst_cached_lookup(t, c, c != NULL ? sl_burst_cache_slot(vpp[i]) : 0, vpp[i], &last);
+            sl_burst_cached_lookup(t, c, vpp[i], &last);
         }
         if (last.drop != SL_DROP_NONE) {
             sl_burst_set(&p[i], SL_BURST_DROP, last.drop, last.sid, SL_DECIDE_NONE,
