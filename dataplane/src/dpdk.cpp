@@ -23,9 +23,15 @@ std::string rte_err(int e) {
     return std::string(rte_strerror(e < 0 ? -e : e));
 }
 
-// The socket a memif port spec names, as /proc/net/unix shows it: DPDK
-// 22.11's defaults are /run/memif.sock and an abstract address ("@...").
-std::string memif_socket_of(const std::string &spec) {
+// What a memif port spec says of its role and its server's socket, the
+// socket as /proc/net/unix shows it. DPDK 22.11's defaults: role client,
+// /run/memif.sock, an abstract address ("@...").
+struct MemifSpec {
+    bool client = true;
+    std::string socket;
+};
+MemifSpec memif_spec_of(const std::string &spec) {
+    MemifSpec m;
     std::string path = "/run/memif.sock";
     bool abstract = true;
     size_t pos = spec.find(',');
@@ -37,10 +43,13 @@ std::string memif_socket_of(const std::string &spec) {
             path = kv.substr(7);
         } else if (kv.rfind("socket-abstract=", 0) == 0) {
             abstract = kv.substr(16) != "no";
+        } else if (kv.rfind("role=", 0) == 0) {
+            m.client = kv.substr(5) != "server";
         }
         pos = next;
     }
-    return abstract ? "@" + path : path;
+    m.socket = abstract ? "@" + path : path;
+    return m;
 }
 
 } // namespace
@@ -154,11 +163,10 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             throw DpdkError(
                 fmt::format("port '{}': cannot get device info: {}", p.name, rte_err(rc)));
         }
-        // DPDK's memif role defaults to client.
-        p.memif_client = std::strcmp(di.driver_name, "net_memif") == 0 &&
-                         spec.find("role=server") == std::string::npos;
-        if (p.memif_client) {
-            p.memif_socket = memif_socket_of(spec);
+        if (std::strcmp(di.driver_name, "net_memif") == 0) {
+            const MemifSpec m = memif_spec_of(spec);
+            p.memif_client = m.client;
+            p.memif_socket = m.client ? m.socket : "";
         }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         if (maxq < queues_) {
