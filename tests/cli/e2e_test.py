@@ -7,11 +7,18 @@ instance name, runs every sluicectl command, checks the text and --json
 output, and checks that every refusal by the daemon exits 1 with the
 daemon's message on one line and changes nothing.
 
-Usage: e2e_test.py PATH/TO/sluicectl PATH/TO/sluice-control
+The BUSY column of `status` (and busy_share of `status --json`) is checked
+against a real sluice-dataplane on a net_null port: every poll brings
+packets (busy near 100%), or none do (no-rx=1, 0%), restarted between the
+two reads of `status` (`-`), and stopped (`-`). That part is skipped, and
+says so, when sluice-dataplane is not given or not built.
+
+Usage: e2e_test.py PATH/TO/sluicectl PATH/TO/sluice-control [PATH/TO/sluice-dataplane]
 Exit 77 (CTest: skipped) when sluice-control is not built.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +28,7 @@ import tempfile
 import time
 
 SLUICECTL, DAEMON = sys.argv[1], sys.argv[2]
+DATAPLANE = sys.argv[3] if len(sys.argv) > 3 else ""
 if not os.access(DAEMON, os.X_OK):
     print(f"SKIP: sluice-control not built ({DAEMON} does not exist)")
     sys.exit(77)
@@ -150,6 +158,184 @@ def refused(args, message_has, code=1):
         fail(f"{label}: the state changed")
     else:
         print(f"ok   {label} -> {err.strip()!r}")
+
+
+def worker_table(out):
+    """The worker table of `sluicectl status`: (header cells, [{column: cell}])."""
+    lines = out.splitlines()
+    at = [i for i, ln in enumerate(lines) if ln.split()[:1] == ["WORKER"]]
+    if not at:
+        return [], []
+    # Cells are separated by two spaces or more ("SEEN GENERATION" has one).
+    head = re.split(r"\s{2,}", lines[at[0]].strip())
+    rows = [dict(zip(head, re.split(r"\s{2,}", ln.strip())))
+            for ln in lines[at[0] + 1:] if ln.strip()]
+    return head, rows
+
+
+def busy_percent(cell):
+    """The BUSY cell as a number in [0, 100], '-' as None; raises if neither."""
+    if cell == "-":
+        return None
+    m = re.fullmatch(r"(\d{1,3}\.\d)%", cell or "")
+    if not m or not 0 <= float(m.group(1)) <= 100:
+        raise ValueError(f"BUSY {cell!r} is not a percentage in [0, 100] with one decimal")
+    return float(m.group(1))
+
+
+DP_PREFIX = f"sluicectl-e2e-{os.getpid()}"
+dp_procs = []
+
+
+def start_dataplane(port):
+    """sluice-dataplane on the daemon's instance (config file) and `port`;
+    returns it once the daemon's status shows its workers alive."""
+    cpu = max(os.sched_getaffinity(0))
+    eal = ["-l", str(cpu), "--no-pci", "--no-huge", "-m", "256", "--no-shconf",
+           "--file-prefix", DP_PREFIX, "--log-level=*:warning"]
+    dplog = open(os.path.join(TMP, "dataplane.log"), "a")
+    p = subprocess.Popen([DATAPLANE] + eal + ["--", "--config", CFG, "--port", port],
+                         stdout=dplog, stderr=subprocess.STDOUT)
+    dplog.close()
+    dp_procs.append(p)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and p.poll() is None:
+        rc, out, _ = sluicectl("status", "--json", "--interval", "0")
+        dp = json.loads(out).get("dataplane", {}) if rc == 0 else {}
+        ws = dp.get("workers") or []
+        if dp.get("pid") == p.pid and ws and all(
+                w.get("alive") and w.get("pid") == p.pid for w in ws):
+            return p
+        time.sleep(0.1)
+    fail(f"sluice-dataplane --port {port} did not come up (exit {p.poll()}):\n"
+         + open(os.path.join(TMP, "dataplane.log")).read()[-2000:])
+    return None
+
+
+def stop_dataplane(p, sig=signal.SIGTERM):
+    if p is not None and p.poll() is None:
+        p.send_signal(sig)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def status_busy(args, label):
+    """Runs `sluicectl status ARGS`; returns (seconds taken, rows of the worker
+    table) after checking that BUSY is there and each cell is a percentage in
+    [0, 100], or '-' only for a worker that is not alive."""
+    t0 = time.monotonic()
+    rc, out, err = sluicectl("status", *args)
+    took = time.monotonic() - t0
+    if rc != 0:
+        fail(f"{label}: sluicectl status {' '.join(args)}: exit {rc}, {err.strip()!r}")
+        return took, []
+    head, rows = worker_table(out)
+    if "BUSY" not in head or not rows:
+        fail(f"{label}: no BUSY column in the worker table:\n{out}")
+        return took, []
+    for r in rows:
+        try:
+            pct = busy_percent(r.get("BUSY"))
+        except ValueError as e:
+            fail(f"{label}: {e}:\n{out}")
+            continue
+        if pct is None and r.get("ALIVE") != "no":
+            fail(f"{label}: BUSY is '-' for a live worker:\n{out}")
+    print(f"ok   {label}: sluicectl status {' '.join(args)} -> BUSY "
+          f"{[r.get('BUSY') for r in rows]} in {took:.2f} s")
+    return took, rows
+
+
+def check_busy_share():
+    # 1. Every poll brings packets (net_null makes them up): busy near 100%.
+    p = start_dataplane("net_null0")
+    if p is None:
+        return
+    took, rows = status_busy([], "busy dataplane, default interval")
+    if took < 0.25:
+        fail(f"status took {took:.3f} s: it did not wait the default 250 ms between its reads")
+    for r in rows:
+        if r.get("ALIVE") != "yes" or (busy_percent(r.get("BUSY")) or 0) < 50:
+            fail(f"worker {r.get('WORKER')} on net_null polls packets every turn, "
+                 f"yet ALIVE {r.get('ALIVE')}, BUSY {r.get('BUSY')}")
+    took, rows = status_busy(["--interval", "1000"], "busy dataplane, 1 s")
+    if took < 1.0:
+        fail(f"status --interval 1000 took {took:.3f} s")
+    if any((busy_percent(r.get("BUSY")) or 0) < 50 for r in rows):
+        fail(f"status --interval 1000 on a busy worker: {rows}")
+    status_busy(["--interval", "0"], "busy dataplane, since start")
+    st = js(["status", "--interval", "100"])
+    for w in (st.get("dataplane") or {}).get("workers", []):
+        b = w.get("busy_share")
+        if not isinstance(b, (int, float)) or isinstance(b, bool) or not 0.5 <= b <= 1:
+            fail(f"status --json: busy_share {b!r} of a busy worker, expected in [0.5, 1]: {w}")
+    # --interval 0: the share since start, from the very counters printed.
+    st = js(["status", "--interval", "0"])
+    workers = (st.get("dataplane") or {}).get("workers", [])
+    if not workers:
+        fail(f"status --json shows no worker: {st}")
+    for w in workers:
+        want = min(1.0, w["busy_tsc"] / w["loop_tsc"]) if w.get("loop_tsc") else None
+        got = w.get("busy_share")
+        if want is None or got is None or abs(got - want) > 1e-9:
+            fail(f"status --interval 0 --json: busy_share {got!r}, busy_tsc / loop_tsc {want!r}")
+
+    # 2. The dataplane restarted between the two reads: '-', worker alive.
+    env = dict(os.environ, SLUICE_SOCKET=SOCK)
+    interval_ms = 6000
+    t0 = time.monotonic()
+    reader = subprocess.Popen([SLUICECTL, "--timeout", "10", "status", "--interval",
+                               str(interval_ms)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.5)  # its first read is done
+    stop_dataplane(p, signal.SIGKILL)
+    p = start_dataplane("net_null0")
+    up_after = time.monotonic() - t0
+    out, err = reader.communicate(timeout=60)
+    head, rows = worker_table(out)
+    if reader.returncode != 0 or "BUSY" not in head or not rows:
+        fail(f"status across a dataplane restart: exit {reader.returncode} {err!r}:\n{out}")
+    elif up_after > interval_ms / 1000 - 1:
+        print(f"SKIP restart between the reads: the new dataplane took {up_after:.1f} s "
+              "to come up, too close to the second read")
+    elif any(r.get("ALIVE") != "yes" or r.get("BUSY") != "-" for r in rows):
+        fail(f"dataplane restarted between the reads of status: BUSY should be '-' for "
+             f"the new, live worker:\n{out}")
+    else:
+        print("ok   dataplane restarted between the two reads: BUSY '-'")
+
+    # 3. Stopped: the workers stay listed, not alive, BUSY '-', busy_share null;
+    # with no live worker status does not wait for a second read.
+    stop_dataplane(p)
+    took, rows = status_busy(["--interval", "5000"], "stopped dataplane")
+    if any(r.get("ALIVE") != "no" or r.get("BUSY") != "-" for r in rows):
+        fail(f"stopped dataplane: expected ALIVE no and BUSY '-': {rows}")
+    if took > 4:
+        fail(f"status waited {took:.1f} s with no live worker")
+    # Its last counters are still in the region: no share from them either.
+    took, rows = status_busy(["--interval", "0"], "stopped dataplane, since start")
+    if any(r.get("ALIVE") != "no" or r.get("BUSY") != "-" for r in rows):
+        fail(f"stopped dataplane, --interval 0: expected ALIVE no and BUSY '-': {rows}")
+    for args in (["status"], ["status", "--interval", "0"]):
+        for w in (js(args).get("dataplane") or {}).get("workers", []):
+            if w.get("busy_share", "absent") is not None or not w.get("loop_tsc"):
+                fail(f"stopped worker ({' '.join(args)}): busy_share "
+                     f"{w.get('busy_share', 'absent')!r}, expected null: {w}")
+
+    # 4. No poll brings a packet: 0%.
+    p = start_dataplane("net_null0,no-rx=1")
+    if p is None:
+        return
+    took, rows = status_busy(["--interval", "500"], "idle dataplane")
+    for r in rows:
+        if r.get("ALIVE") != "yes" or busy_percent(r.get("BUSY")) is None or \
+                busy_percent(r.get("BUSY")) >= 50:
+            fail(f"worker {r.get('WORKER')} on net_null no-rx never receives, yet "
+                 f"ALIVE {r.get('ALIVE')}, BUSY {r.get('BUSY')}")
+    stop_dataplane(p)
 
 
 def wait_socket(proc, seconds=15):
@@ -393,7 +579,18 @@ try:
         fail(f"check offline (bad file): exit {rc}, expected 1; {err!r}")
     else:
         print("ok   check BAD_FILE without a daemon exits 1")
+
+    # --- status: the workers' busy share, against a real dataplane
+    if DATAPLANE and os.access(DATAPLANE, os.X_OK):
+        check_busy_share()
+    else:
+        print(f"SKIP status BUSY: sluice-dataplane not built ({DATAPLANE or 'not given'})")
 finally:
+    for p in dp_procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shutil.rmtree(f"/var/run/dpdk/{DP_PREFIX}", ignore_errors=True)
     if daemon.poll() is None:
         daemon.send_signal(signal.SIGTERM)
         try:

@@ -121,11 +121,20 @@ with open(bad_toml, "w") as f:
 check("unparsable file", S + ["service", "add", "--file", bad_toml], 2, "bad.toml:2")
 check("count without watch", S + ["stats", "--count", "3"], 2, "--count requires --watch")
 check("bad timeout", ["--timeout", "0"] + S + ["status"], 2, "is not a number of seconds")
+for bad in ("-5", "abc", "1.5", "250ms", "", "60001", "99999999999999999999"):
+    check(f"bad status interval {bad!r}", S + ["status", "--interval", bad], 2,
+          f"--interval: '{bad}' is not a number of milliseconds in 0..60000")
+check("bad status interval (=)", S + ["status", "--interval=-1"], 2,
+      "'-1' is not a number of milliseconds")
+check("status interval without value", S + ["status", "--interval"], 2, "--interval")
 
 # --- unreachable daemon: exit 1, one line naming the socket
 check("unreachable socket", S + ["status"], 1, f"cannot connect to sluice-control at {NOSOCK}")
 check("unreachable (read --json)", S + ["service", "list", "--json"], 1, "cannot connect")
 check("unreachable (change)", S + ["backend", "add", "web", "10.0.0.1"], 1, "cannot connect")
+# Good --interval values pass validation and reach the (absent) socket.
+for good in ("0", "250", "60000"):
+    check(f"status interval {good}", S + ["status", "--interval", good], 1, "cannot connect")
 check("SLUICE_SOCKET honoured", ["status"], 1, f"at {NOSOCK}",
       env_extra={"SLUICE_SOCKET": NOSOCK})
 check("--socket beats SLUICE_SOCKET", ["--socket", NOSOCK, "status"], 1, f"at {NOSOCK}",

@@ -2,6 +2,7 @@
 //
 // sluicectl: the operators' command line for sluice-control.
 // Exit codes: 0 ok, 1 the daemon refused or could not be reached, 2 usage.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -716,9 +718,107 @@ std::string duration_text(const json &seconds) {
     return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
 }
 
-int status(Ctl &ctl, bool as_json) {
+// `status --interval`: milliseconds between the two reads of the workers'
+// cycle counters; 0 is one read and the share since each worker started.
+constexpr uint64_t kStatusIntervalDefaultMs = 250;
+constexpr uint64_t kStatusIntervalMaxMs = 60000;
+
+std::string check_status_interval(const std::string &s) {
+    if (parse_uint(s, kStatusIntervalMaxMs)) {
+        return {};
+    }
+    return fmt::format("'{}' is not a number of milliseconds in 0..{}", s, kStatusIntervalMaxMs);
+}
+
+struct StatusOpts {
+    bool json = false;
+    std::string interval_ms = std::to_string(kStatusIntervalDefaultMs);
+};
+
+bool worker_is_alive(const json &w) {
+    return w.is_object() && w.contains("alive") && w["alive"].is_boolean() &&
+           w["alive"].get<bool>();
+}
+
+std::optional<uint64_t> u64_member(const json &obj, const char *key) {
+    if (obj.is_object() && obj.contains(key) && obj[key].is_number_unsigned()) {
+        return obj[key].get<uint64_t>();
+    }
+    return std::nullopt;
+}
+
+// The share (0..1) of a worker's poll loop spent in turns whose polls
+// brought packets, between two status reads of the same worker (`before`,
+// `after`), or since it started when `before` is null. Nothing when it
+// cannot be told: a worker not alive, counters missing, no loop cycles
+// counted in between, or a new worker process or counters gone backwards
+// (the dataplane restarted between the reads).
+std::optional<double> busy_share(const json *before, const json &after) {
+    const auto loop1 = u64_member(after, "loop_tsc");
+    const auto busy1 = u64_member(after, "busy_tsc");
+    if (!worker_is_alive(after) || !loop1 || !busy1) {
+        return std::nullopt;
+    }
+    uint64_t loop0 = 0;
+    uint64_t busy0 = 0;
+    if (before != nullptr) {
+        const auto l0 = u64_member(*before, "loop_tsc");
+        const auto b0 = u64_member(*before, "busy_tsc");
+        if (!worker_is_alive(*before) || !l0 || !b0 || *loop1 < *l0 || *busy1 < *b0 ||
+            before->value("pid", json()) != after.value("pid", json())) {
+            return std::nullopt;
+        }
+        loop0 = *l0;
+        busy0 = *b0;
+    }
+    const uint64_t loop = *loop1 - loop0;
+    if (loop == 0) {
+        return std::nullopt;
+    }
+    // The worker stores both counters every millisecond and the daemon loads
+    // them one after the other: busy may run ahead of loop by that much.
+    return std::min(1.0, static_cast<double>(*busy1 - busy0) / static_cast<double>(loop));
+}
+
+int status(Ctl &ctl, const StatusOpts &o) {
+    using Clock = std::chrono::steady_clock;
+    const uint64_t interval_ms = parse_uint(o.interval_ms, kStatusIntervalMaxMs).value();
     json r = ctl.call("status");
-    if (as_json) {
+    json first;
+    bool compare = false;
+    if (interval_ms > 0) {
+        // No live worker now: no share to compute, so no reason to wait.
+        const json dp0 = r.is_object() ? r.value("dataplane", json::object()) : json::object();
+        const json &ws0 = list_member(dp0, "workers");
+        if (std::any_of(ws0.begin(), ws0.end(), worker_is_alive)) {
+            first = std::move(r);
+            // The daemon closes a connection idle for 5 s: connect again.
+            ctl.client_.reset();
+            sleep_until(Clock::now() + std::chrono::milliseconds(interval_ms));
+            r = ctl.call("status");
+            compare = true;
+        }
+    }
+    // busy_share of each worker, in the JSON output as in the table.
+    if (r.is_object() && r.contains("dataplane") && r["dataplane"].is_object() &&
+        r["dataplane"].contains("workers") && r["dataplane"]["workers"].is_array()) {
+        const json before = compare ? list_member(first["dataplane"], "workers") : json::array();
+        for (auto &w : r["dataplane"]["workers"]) {
+            if (!w.is_object()) {
+                continue;
+            }
+            std::optional<double> share;
+            if (interval_ms == 0) {
+                share = busy_share(nullptr, w);
+            } else if (compare) {
+                if (const json *w0 = find_named(before, "id", cell(w, "id"))) {
+                    share = busy_share(w0, w);
+                }
+            }
+            w["busy_share"] = share ? json(*share) : json(nullptr);
+        }
+    }
+    if (o.json) {
         print_json(r);
         return 0;
     }
@@ -752,8 +852,8 @@ int status(Ctl &ctl, bool as_json) {
     if (workers.empty()) {
         return 0;
     }
-    Table t({"WORKER", "LCORE", "ALIVE", "SEEN GENERATION", "BEHIND"});
-    t.right({0, 1, 3, 4});
+    Table t({"WORKER", "LCORE", "ALIVE", "SEEN GENERATION", "BEHIND", "BUSY"});
+    t.right({0, 1, 3, 4, 5});
     double gen = counter(r, "generation");
     for (const auto &w : workers) {
         double seen = counter(w, "observed_generation");
@@ -761,8 +861,12 @@ int status(Ctl &ctl, bool as_json) {
         if (!std::isnan(gen) && !std::isnan(seen)) {
             behind = fmt::format("{:.0f}", gen - seen);
         }
+        std::string busy = "-";
+        if (w.contains("busy_share") && w["busy_share"].is_number()) {
+            busy = fmt::format("{:.1f}%", 100.0 * w["busy_share"].get<double>());
+        }
         t.add({cell(w, "id"), cell(w, "lcore"), cell(w, "alive"), cell(w, "observed_generation"),
-               behind});
+               behind, busy});
     }
     std::cout << "\n" << t.render();
     return 0;
@@ -1216,12 +1320,29 @@ Examples:
     tb->callback([&] { action = [&] { return table(ctl, t_service, t_json); }; });
 
     // status
-    bool s_json = false;
+    StatusOpts so;
     auto *sts = app.add_subcommand(
-        "status", "The daemon, the dataplane workers and the generation each has seen");
-    add_json_flag(sts, s_json);
-    sts->footer("Example:\n  sluicectl status");
-    sts->callback([&] { action = [&] { return status(ctl, s_json); }; });
+        "status",
+        "The daemon, the dataplane workers, the generation each has seen and how busy each is");
+    add_json_flag(sts, so.json);
+    sts->add_option("--interval", so.interval_ms,
+                    "Milliseconds between the two reads BUSY is computed from; 0: one read, "
+                    "the share since each worker started")
+        ->type_name("MS")
+        ->check(validator(check_status_interval, "MS"))
+        ->capture_default_str();
+    sts->footer(R"(BUSY is the share of a worker's poll loop spent in turns whose polls brought
+packets: a poll-mode core always shows 100% CPU in top, BUSY shows how much of
+it the traffic used. sluicectl reads the daemon's status twice, --interval
+apart (0..60000 ms, default 250), and shows "-" where the share cannot be told
+(the worker is not alive, or the dataplane restarted between the reads).
+With --json, each worker carries "busy_share" (0..1, or null) as well.
+
+Examples:
+  sluicectl status
+  sluicectl status --interval 1000
+  sluicectl status --interval 0 --json)");
+    sts->callback([&] { action = [&] { return status(ctl, so); }; });
 
     // reload
     auto *rl = app.add_subcommand(
