@@ -7,7 +7,8 @@
 //            [--hold]
 //       publishes A; with B, publishes A and B alternately until N publishes
 //       are done; with --hold, stays alive afterwards (until SIGTERM).
-//   counters --instance I      prints the dataplane area as JSON
+//   counters --instance I      prints the dataplane area as JSON (totals, and per
+//                              worker its state and rx/tx packets)
 //   wait-rx  --instance I --packets N [--timeout-ms T]
 //       waits until the workers together received N packets (exit 0), or
 //       times out (exit 1)
@@ -193,11 +194,20 @@ int counters(const Args &a) {
     out += "}, \"workers\": [";
     for (unsigned w = 0; w < nw; w++) {
         const sl_worker_state &ws = dp->workers[w];
+        // The worker's own queue on every port: what its RX queue received.
+        uint64_t rx = 0;
+        uint64_t tx = 0;
+        for (unsigned p = 0; p < np; p++) {
+            rx += rd(dp->counters[w].ports[p].rx.packets);
+            tx += rd(dp->counters[w].ports[p].tx.packets);
+        }
         out += fmt::format("{}{{\"pid\": {}, \"lcore\": {}, \"run\": {}, "
                            "\"observed_generation\": {}, \"heartbeat_ns\": {}, \"loop_tsc\": {}, "
-                           "\"busy_tsc\": {}, \"tsc_hz\": {}}}",
+                           "\"busy_tsc\": {}, \"tsc_hz\": {}, \"rx_packets\": {}, "
+                           "\"tx_packets\": {}}}",
                            w ? ", " : "", ws.pid, ws.lcore, ws.run, rd(ws.observed_generation),
-                           rd(ws.heartbeat_ns), rd(ws.loop_tsc), rd(ws.busy_tsc), rd(ws.tsc_hz));
+                           rd(ws.heartbeat_ns), rd(ws.loop_tsc), rd(ws.busy_tsc), rd(ws.tsc_hz), rx,
+                           tx);
     }
     out += "]}\n";
     std::fputs(out.c_str(), stdout);
