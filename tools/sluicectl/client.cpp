@@ -48,6 +48,20 @@ bool wait_for(int fd, short events, Clock::time_point deadline,
     }
 }
 
+// Has the peer closed this connection? (The daemon closes one that has been
+// idle for 5 s; a request sent into it would fail with EPIPE.)
+bool peer_closed(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) {
+        return false;
+    }
+    if (p.revents & (POLLHUP | POLLERR)) {
+        return true;
+    }
+    char c;
+    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 } // namespace
 
 Client::Client(std::string socket_path, std::chrono::milliseconds timeout)
@@ -106,6 +120,9 @@ void Client::connect_by(Clock::time_point deadline) {
 
 nlohmann::json Client::call(const std::string &cmd, const nlohmann::json &args) {
     auto deadline = Clock::now() + timeout_;
+    if (fd_ >= 0 && buffer_.empty() && peer_closed(fd_)) {
+        close_fd(); // idle too long (stats --interval, --watch): connect again
+    }
     if (fd_ < 0) {
         connect_by(deadline);
     }

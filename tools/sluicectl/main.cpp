@@ -792,8 +792,6 @@ int status(Ctl &ctl, const StatusOpts &o) {
         const json &ws0 = list_member(dp0, "workers");
         if (std::any_of(ws0.begin(), ws0.end(), worker_is_alive)) {
             first = std::move(r);
-            // The daemon closes a connection idle for 5 s: connect again.
-            ctl.client_.reset();
             sleep_until(Clock::now() + std::chrono::milliseconds(interval_ms));
             r = ctl.call("status");
             compare = true;
