@@ -185,6 +185,22 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     if (queues_ == 0) {
         throw DpdkError("no usable queue on the ports");
     }
+    // net_af_packet opens one packet socket per queue (qpairs=N), all in one
+    // PACKET_FANOUT group in hash mode (DPDK 22.11): the kernel, not the
+    // PMD, spreads flows over them, also to the sockets of queues no worker
+    // would read. Their packets would be lost until those rings filled.
+    for (const PortInfo &p : ports_) {
+        rte_eth_dev_info di{};
+        if (rte_eth_dev_info_get(p.id, &di) == 0 &&
+            std::strcmp(di.driver_name, "net_af_packet") == 0 && di.max_rx_queues > queues_) {
+            throw DpdkError(fmt::format(
+                "port '{}' has qpairs={} but sluice runs {} worker(s): the kernel's "
+                "PACKET_FANOUT hash would give flows to the {} queue(s) no worker reads, and "
+                "their packets would be lost; give qpairs={} or {} lcores",
+                p.name, di.max_rx_queues, queues_, di.max_rx_queues - queues_, queues_,
+                di.max_rx_queues));
+        }
+    }
 }
 
 void Ports::start(rte_mempool *mp, const Options &opts) {
@@ -194,20 +210,7 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         rte_eth_conf conf{};
         const uint64_t rss_hf =
             (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
-        // net_af_packet has one packet socket per queue (qpairs=N), all in
-        // one PACKET_FANOUT group in hash mode (DPDK 22.11): the kernel, not
-        // the PMD, spreads flows over the queues, and feeds every socket,
-        // also those of queues no worker reads.
         const bool af_packet = std::strcmp(di.driver_name, "net_af_packet") == 0;
-        if (af_packet && di.max_rx_queues > queues_) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}' has {} queues (qpairs) but sluice runs {} "
-                       "worker(s): the kernel's PACKET_FANOUT hash also gives flows to the "
-                       "sockets of the {} queue(s) no worker reads; their packets are lost until "
-                       "those rings are full, then rolled over to the others (give qpairs={} "
-                       "or one lcore per queue)\n",
-                       p.name, di.max_rx_queues, queues_, di.max_rx_queues - queues_, queues_);
-        }
         if (queues_ > 1 && rss_hf != 0) {
             conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;

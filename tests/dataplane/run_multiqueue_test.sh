@@ -17,7 +17,9 @@
 #    captured, and the kernel's drop counters on the way;
 #  - each worker received at least 20% of the packets (region counters after
 #    the stop, and /sluice/workers through dpdk-telemetry.py before it);
-#  - SIGTERM stops the dataplane with exit code 0.
+#  - SIGTERM stops the dataplane with exit code 0;
+#  - first, one worker on qpairs=2 is refused at start (exit 1, a clear
+#    error): the kernel would feed the socket no worker reads.
 # Observed, not checked: whether each of 16 flows, sent one at a time, landed
 # on one worker only.
 #
@@ -28,7 +30,8 @@
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_DP_LOOKUP, SLUICE_TEST_DIR. To see the test fail:
-# SLUICE_MQ_LCORES=1 (one worker) or SLUICE_MQ_QPAIRS=1 (one queue).
+# SLUICE_MQ_QPAIRS=1 (one queue, so one worker); SLUICE_MQ_LCORES=1 (one
+# worker) is refused at start.
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
@@ -103,6 +106,21 @@ $py "$here/multiqueue.py" gen in.pcap
 "$region" publish --instance "$inst" --spec "$here/services.json"
 "$lookup" --instance "$inst" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
     --mtu 1500 >pred.jsonl
+
+# More queues than workers: refused at start with a clear error (the
+# kernel would feed the sockets no worker reads, and lose their packets).
+rc=0
+timeout 60 ip netns exec "$ns" nice -n 19 "$dp" -l 0 --no-pci "${mem_args[@]}" \
+    --file-prefix "$prefix-1" --log-level='*:warning' -- \
+    --port "net_af_packet0,iface=$dpe,qpairs=2" --instance "$inst" "${box[@]}" \
+    >dp1.log 2>&1 || rc=$?
+rm -rf "/var/run/dpdk/$prefix-1"
+if [ "$rc" != 1 ] || ! grep -q "qpairs=2 but sluice runs 1 worker" dp1.log; then
+    echo "FAIL: one worker on qpairs=2: want exit 1 and a clear error, got $rc:"
+    cat dp1.log
+    exit 1
+fi
+echo "one worker on qpairs=2: refused: $(grep -o 'port .*lcores' dp1.log)"
 
 t0=$(date +%s%N)
 # Not through nsx: $! must be the dataplane's pid (ip netns exec and nice exec).
