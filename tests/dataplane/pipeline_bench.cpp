@@ -34,13 +34,14 @@
 #include "sluice/decide.h"
 #include "sluice/parse.h"
 #include "sluice/rewrite.h"
+#include "bench_frames.hpp"
 #include "spec.hpp"
 
 namespace {
 
-constexpr uint32_t kFrame = 60;
-constexpr uint32_t kHeadroom = 128;
-constexpr uint32_t kBuf = 256;
+constexpr uint32_t kFrame = sluice::test::kBenchFrame;
+constexpr uint32_t kHeadroom = sluice::test::kBenchHeadroom;
+constexpr uint32_t kBuf = sluice::test::kBenchBuf;
 
 // Wall and thread CPU time since construction, and the one JSON line.
 // cpu_mpps: per second of CPU time this thread got (the machine may be
@@ -130,40 +131,8 @@ int main(int argc, char **argv) {
     }
     const sl_tables *t = tables.get();
 
-    // One template per flow would be 1M x 64 B: flows are instead written
-    // into a template on the fly (source address and port), which is what
-    // varies between packets on the wire.
-    uint8_t tpl[kFrame] = {};
-    sl_eth_hdr eth{};
-    std::memset(eth.dst, 0xaa, 6);
-    std::memset(eth.src, 0x01, 6);
-    eth.ethertype = htons(SL_ETH_P_IPV4);
-    std::memcpy(tpl, &eth, sizeof(eth));
-    sl_ipv4_hdr ip{};
-    ip.ver_ihl = 0x45;
-    ip.tot_len = htons(kFrame - 14);
-    ip.ttl = 64;
-    ip.frag_off = htons(SL_IPV4_DF);
-    ip.protocol = proto;
-    ip.daddr = vip;
-    std::memcpy(tpl + 14, &ip, sizeof(ip));
-    if (proto == SL_IPPROTO_TCP) {
-        sl_tcp_hdr tcp{};
-        tcp.dest = htons(dport);
-        tcp.doff_res = 5 << 4;
-        std::memcpy(tpl + 34, &tcp, sizeof(tcp));
-    } else {
-        sl_udp_hdr udp{};
-        udp.dest = htons(dport);
-        udp.len = htons(kFrame - 34);
-        std::memcpy(tpl + 34, &udp, sizeof(udp));
-    }
-    sl_encap_ctx ctx;
-    sl_encap_ctx_defaults(&ctx);
-    std::memset(ctx.box_mac, 0xaa, 6);
-    std::memset(ctx.gw_mac, 0xfe, 6);
-    ctx.box_ip4 = htonl(0xc0000201);
-    ctx.gue_dport = htons(6080);
+    sluice::test::FrameStream stream(proto, vip, dport, flows, vips);
+    const sl_encap_ctx ctx = sluice::test::bench_encap_ctx();
 
     // A ring of frames, each (re)written kAhead packets before it is
     // processed, as a NIC writes frames before the CPU reads them: no
@@ -171,26 +140,7 @@ int main(int argc, char **argv) {
     constexpr unsigned kBufs = 4096;
     constexpr unsigned kAhead = 2048;
     std::vector<uint8_t> bufs(kBufs * kBuf);
-    uint32_t wflow = 0;
-    uint32_t wvip = 0; // wflow % vips
-    auto prepare = [&](uint64_t n) {
-        uint8_t *frame = bufs.data() + (n % kBufs) * kBuf + kHeadroom;
-        std::memcpy(frame, tpl, kFrame);
-        const uint32_t src = htonl(0xc6120000u + wflow / 50000);
-        const uint16_t sport = htons(static_cast<uint16_t>(10000 + wflow % 50000));
-        std::memcpy(frame + 14 + 12, &src, 4);
-        std::memcpy(frame + 34, &sport, 2);
-        // The same work for every --vips: the destination is written each
-        // time (the IPv4 header checksum is left as is: sluice does not
-        // verify it, the NIC does).
-        const uint32_t dst = htonl(ntohl(vip) + wvip);
-        std::memcpy(frame + 14 + 16, &dst, 4);
-        wvip = wvip + 1 == vips ? 0 : wvip + 1;
-        wflow = wflow + 1 == flows ? 0 : wflow + 1;
-        if (wflow == 0) {
-            wvip = 0; // flow i -> VIP i % vips, also when flows % vips != 0
-        }
-    };
+    auto prepare = [&](uint64_t n) { stream.write(bufs.data() + (n % kBufs) * kBuf + kHeadroom); };
     for (uint64_t n = 0; n < kAhead; n++) {
         prepare(n);
     }

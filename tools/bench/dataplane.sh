@@ -71,6 +71,7 @@ if want vips; then
     done
 fi
 
+here=$(cd "$(dirname "$0")" && pwd)
 dp=$build/dataplane/src/sluice-dataplane
 gen=$build/tools/gen/sluice-gen
 region=$build/tests/dataplane/sluice-dp-region
@@ -104,18 +105,7 @@ spec() {
     local nb=${2:-100} nv=${3:-1} ts=${4:-65537} base=${5:-10.0.0.1}
     local f=$work/spec-$1-$nb-$nv-$ts-$base.json
     if [ ! -s "$f" ]; then
-        /usr/bin/python3 - "$1" "$proto" "$nb" "$nv" "$ts" "$base" >"$f.tmp" <<'EOF'
-import ipaddress, json, sys
-mode, proto = sys.argv[1], sys.argv[2]
-nb, nv, ts = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-base = ipaddress.IPv4Address(sys.argv[6])
-def backend(i):
-    return {"addr": "10.1.%d.%d" % (i // 250, i % 250 + 1),
-            "mac": "02:00:00:00:%02x:%02x" % (i // 256, i % 256)}
-print(json.dumps({"seed": "5a1c3e0011223344556677889900aabb", "services": [
-    {"vip": str(base + k), "port": 80, "proto": proto, "fwd": mode, "table_size": ts,
-     "backends": [backend(k * nb + b) for b in range(nb)]} for k in range(nv)]}))
-EOF
+        /usr/bin/python3 "$here/bench_spec.py" "$1" "$proto" "$nb" "$nv" "$ts" "$base" >"$f.tmp"
         mv "$f.tmp" "$f"
     fi
     echo "$f"

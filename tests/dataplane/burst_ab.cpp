@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// sluice-burst-ab: two versions of the burst path (sluice/burst.h) in one
+// process, timed in alternating blocks over the same stream of frames, so
+// that a change of the machine's speed (this VM has several states,
+// switching within seconds) hits both alike. tools/bench/burst_ab.sh builds
+// it with the two headers to compare; built by CMake with the tree's header
+// as both, which must then come out even (B/A near 1).
+//
+// sluice-burst-ab --spec S.json [--vips N] [--flows F] [--proto udp|tcp] [--blocks K]
+//
+// Blocks of 512 bursts of 32 frames (64-byte frames of F flows, flow i to
+// VIP 10.0.0.1 + i % N, written 2048 frames ahead as in
+// sluice-dp-pipeline-bench) go to A and B in the order ABBA ABBA ...; each
+// block's TSC cycles are kept and the medians compared. Before timing, both
+// versions decide and rewrite the same 64 bursts (copies of each frame) and
+// must agree on every outcome and every byte: a ratio between two versions
+// that forward differently would mean nothing.
+// Prints one JSON line.
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+#include <x86intrin.h>
+
+#include "sluice/decide.h"
+#include "sluice/parse.h"
+#include "sluice/rewrite.h"
+#include "bench_frames.hpp"
+#include "spec.hpp"
+
+#ifndef SLUICE_AB_A
+#define SLUICE_AB_A "sluice/burst.h"
+#endif
+#ifndef SLUICE_AB_B
+#define SLUICE_AB_B "sluice/burst.h"
+#endif
+
+// Each version in a namespace of its own; its includes are already in
+// (include guards), and its functions must not be extern "C" there, or the
+// two would be one.
+#undef SL_EXTERN_C_BEGIN
+#undef SL_EXTERN_C_END
+#define SL_EXTERN_C_BEGIN
+#define SL_EXTERN_C_END
+namespace va {
+#include SLUICE_AB_A
+} // namespace va
+#undef SLUICE_BURST_H
+#undef SL_BURST_MAX
+#undef SL_ROTL_V
+#undef SL_SIPROUND_V
+#undef SL_BURST_CACHE_BITS
+#undef SL_BURST_CACHE_SIZE
+namespace vb {
+#include SLUICE_AB_B
+} // namespace vb
+
+namespace {
+
+constexpr uint32_t kFrame = sluice::test::kBenchFrame;
+constexpr uint32_t kHeadroom = sluice::test::kBenchHeadroom;
+constexpr uint32_t kBuf = sluice::test::kBenchBuf;
+constexpr unsigned kBurst = 32;
+constexpr unsigned kBurstsPerBlock = 512;
+constexpr unsigned kBufs = 4096;
+constexpr unsigned kAhead = 2048;
+
+template <typename Pkt> void fill(Pkt *p, uint8_t *frame) {
+    p->frame = frame;
+    p->len = kFrame;
+    p->headroom = kHeadroom;
+}
+
+template <typename Pkt> uint64_t outcome(const Pkt &p) {
+    uint64_t v;
+    std::memcpy(&v, &p.verdict, sizeof(v));
+    return v;
+}
+
+double median_per_packet(std::vector<uint64_t> &cycles) {
+    std::sort(cycles.begin(), cycles.end());
+    return static_cast<double>(cycles[cycles.size() / 2]) / (kBurstsPerBlock * kBurst);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    std::string spec_path;
+    uint32_t flows = 1000000;
+    uint32_t vips = 1;
+    uint8_t proto = SL_IPPROTO_UDP;
+    uint32_t blocks = 200;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i];
+        const std::string v = argv[i + 1];
+        if (k == "--spec") {
+            spec_path = v;
+        } else if (k == "--flows") {
+            flows = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--vips") {
+            vips = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--blocks") {
+            blocks = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--proto") {
+            proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
+        }
+    }
+    if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0) {
+        std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--flows F] "
+                             "[--proto udp|tcp] [--blocks K]\n");
+        return 2;
+    }
+    std::unique_ptr<sl_tables, decltype(&std::free)> tables(
+        static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))), &std::free);
+    try {
+        sluice::test::fill_tables(sluice::test::load_spec(spec_path), tables.get(), 1);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "sluice-burst-ab: %s\n", e.what());
+        return 1;
+    }
+    const sl_tables *t = tables.get();
+
+    uint32_t vip = 0;
+    inet_pton(AF_INET, "10.0.0.1", &vip);
+    sluice::test::FrameStream st(proto, vip, 80, flows, vips);
+    const sl_encap_ctx ctx = sluice::test::bench_encap_ctx();
+
+    auto ca = std::make_unique<va::sl_burst_cache>();
+    auto cb = std::make_unique<vb::sl_burst_cache>();
+    va::sl_burst_cache_init(ca.get());
+    vb::sl_burst_cache_init(cb.get());
+
+    // Both versions on copies of the same frames: outcomes and bytes equal.
+    {
+        std::vector<uint8_t> ba(kBurst * kBuf);
+        std::vector<uint8_t> bb(kBurst * kBuf);
+        for (unsigned burst = 0; burst < 64; burst++) {
+            va::sl_burst_pkt pa[kBurst];
+            vb::sl_burst_pkt pb[kBurst];
+            for (unsigned i = 0; i < kBurst; i++) {
+                st.write(ba.data() + i * kBuf + kHeadroom);
+                std::memcpy(bb.data() + i * kBuf, ba.data() + i * kBuf, kBuf);
+                fill(&pa[i], ba.data() + i * kBuf + kHeadroom);
+                fill(&pb[i], bb.data() + i * kBuf + kHeadroom);
+            }
+            va::sl_burst_forward_cached(t, &ctx, ca.get(), pa, kBurst);
+            vb::sl_burst_forward_cached(t, &ctx, cb.get(), pb, kBurst);
+            for (unsigned i = 0; i < kBurst; i++) {
+                if (outcome(pa[i]) != outcome(pb[i]) || pa[i].len != pb[i].len ||
+                    pa[i].frame - ba.data() != pb[i].frame - bb.data() ||
+                    std::memcmp(ba.data() + i * kBuf, bb.data() + i * kBuf, kBuf) != 0) {
+                    std::fprintf(stderr,
+                                 "sluice-burst-ab: A and B differ on frame %u of burst %u: "
+                                 "they do not forward alike, a ratio would mean nothing\n",
+                                 i, burst);
+                    return 1;
+                }
+            }
+        }
+        st.rewind();
+    }
+
+    std::vector<uint8_t> bufs(kBufs * kBuf);
+    auto frame_of = [&](uint64_t n) { return bufs.data() + (n % kBufs) * kBuf + kHeadroom; };
+    for (uint64_t n = 0; n < kAhead; n++) {
+        st.write(frame_of(n));
+    }
+    std::vector<uint64_t> cycles[2];
+    uint64_t forwarded[2] = {0, 0};
+    uint64_t n = 0;
+    for (uint32_t blk = 0; blk < 2 * blocks; blk++) {
+        const unsigned v = ((blk >> 1) ^ blk) & 1u; // A B B A A B B A ...
+        const uint64_t t0 = __rdtsc();
+        for (unsigned b = 0; b < kBurstsPerBlock; b++, n += kBurst) {
+            va::sl_burst_pkt pa[kBurst];
+            vb::sl_burst_pkt pb[kBurst];
+            for (unsigned i = 0; i < kBurst; i++) {
+                st.write(frame_of(n + i + kAhead));
+                if (v == 0) {
+                    fill(&pa[i], frame_of(n + i));
+                } else {
+                    fill(&pb[i], frame_of(n + i));
+                }
+            }
+            if (v == 0) {
+                va::sl_burst_forward_cached(t, &ctx, ca.get(), pa, kBurst);
+                for (unsigned i = 0; i < kBurst; i++) {
+                    forwarded[0] += pa[i].verdict == va::SL_BURST_FORWARD;
+                }
+            } else {
+                vb::sl_burst_forward_cached(t, &ctx, cb.get(), pb, kBurst);
+                for (unsigned i = 0; i < kBurst; i++) {
+                    forwarded[1] += pb[i].verdict == vb::SL_BURST_FORWARD;
+                }
+            }
+        }
+        cycles[v].push_back(__rdtsc() - t0);
+    }
+    const double a = median_per_packet(cycles[0]);
+    const double b = median_per_packet(cycles[1]);
+    std::printf("{\"vips\": %u, \"flows\": %u, \"blocks\": %u, \"packets_each\": %lu, "
+                "\"forwarded_a\": %lu, \"forwarded_b\": %lu, \"a_tsc_per_packet\": %.2f, "
+                "\"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f}\n",
+                vips, flows, blocks, static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
+                static_cast<unsigned long>(forwarded[0]), static_cast<unsigned long>(forwarded[1]),
+                a, b, b / a);
+    return 0;
+}
