@@ -30,8 +30,7 @@
 #include "sluice/decide.h"
 #include "sluice/parse.h"
 #include "sluice/rewrite.h"
-#include "bench_frames.hpp"
-#include "spec.hpp"
+#include "bench_input.hpp"
 
 #ifndef SLUICE_AB_A
 #define SLUICE_AB_A "sluice/burst.h"
@@ -115,12 +114,9 @@ int main(int argc, char **argv) {
                              "[--proto udp|tcp] [--blocks K]\n");
         return 2;
     }
-    std::unique_ptr<sl_tables, decltype(&std::free)> tables(
-        static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))), &std::free);
-    try {
-        sluice::test::fill_tables(sluice::test::load_spec(spec_path), tables.get(), 1);
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "sluice-burst-ab: %s\n", e.what());
+    const sluice::test::BenchTables tables =
+        sluice::test::bench_tables(spec_path, "sluice-burst-ab");
+    if (!tables) {
         return 1;
     }
     const sl_tables *t = tables.get();

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The frames the in-memory benchmarks (sluice-dp-pipeline-bench,
-// sluice-burst-ab) feed the packet core: 60-byte IPv4 TCP or UDP frames (64
-// on the wire) of `flows` flows, flow i to VIP vip + i % vips, as sluice-gen
-// --vips sends them; and the box the encapsulating modes write from.
+// What the in-memory benchmarks (sluice-dp-pipeline-bench, sluice-burst-ab)
+// feed the packet core: the tables of a spec file; 60-byte IPv4 TCP or UDP
+// frames (64 on the wire) of `flows` flows, flow i to VIP vip + i % vips, as
+// sluice-gen --vips sends them; and the box the encapsulating modes write
+// from.
 #pragma once
 
 #include <arpa/inet.h>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "sluice/rewrite.h"
 #include "sluice/wire.h"
+#include "spec.hpp"
 
 namespace sluice::test {
 
@@ -84,6 +90,24 @@ class FrameStream {
     uint32_t flow_ = 0;
     uint32_t vip_i_ = 0; // flow_ % vips_
 };
+
+using BenchTables = std::unique_ptr<sl_tables, decltype(&std::free)>;
+
+// One table copy (generation 1) filled from a spec file; empty after saying
+// why on stderr, as `prog`.
+inline BenchTables bench_tables(const std::string &spec_path, const char *prog) {
+    BenchTables t(static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))), &std::free);
+    try {
+        if (!t) {
+            throw std::bad_alloc();
+        }
+        fill_tables(load_spec(spec_path), t.get(), 1);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "%s: %s\n", prog, e.what());
+        t.reset();
+    }
+    return t;
+}
 
 // The box of the benchmarks: MAC aa:..., gateway fe:..., 192.0.2.1, GUE 6080.
 inline sl_encap_ctx bench_encap_ctx() {
