@@ -7,7 +7,8 @@
 // it with the two headers to compare; built by CMake with the tree's header
 // as both, which must then come out even (B/A near 1).
 //
-// sluice-burst-ab --spec S.json [--vips N] [--flows F] [--proto udp|tcp] [--blocks K]
+// sluice-burst-ab --spec S.json [--vips N] [--vips-b M] [--flows F] [--proto udp|tcp]
+//                 [--blocks K]
 //
 // Blocks of 512 bursts of 32 frames (64-byte frames of F flows, flow i to
 // VIP 10.0.0.1 + i % N, written 2048 frames ahead as in
@@ -16,6 +17,10 @@
 // versions decide and rewrite the same 64 bursts (copies of each frame) and
 // must agree on every outcome and every byte: a ratio between two versions
 // that forward differently would mean nothing.
+// --vips-b M: B is A's code too (one copy of it: two copies at different
+// addresses differ by up to 3% by themselves), on frames to M VIPs instead
+// of N: how much more a packet costs with traffic over M VIPs than over N,
+// against the same tables, without the machine's noise.
 // Prints one JSON line.
 #include <algorithm>
 #include <arpa/inet.h>
@@ -92,6 +97,7 @@ int main(int argc, char **argv) {
     std::string spec_path;
     uint32_t flows = 1000000;
     uint32_t vips = 1;
+    uint32_t vips_b = 0; // 0: B is the other version, on the same frames
     uint8_t proto = SL_IPPROTO_UDP;
     uint32_t blocks = 200;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -103,6 +109,8 @@ int main(int argc, char **argv) {
             flows = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--vips") {
             vips = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--vips-b") {
+            vips_b = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--blocks") {
             blocks = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--proto") {
@@ -110,8 +118,8 @@ int main(int argc, char **argv) {
         }
     }
     if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0) {
-        std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--flows F] "
-                             "[--proto udp|tcp] [--blocks K]\n");
+        std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--vips-b M] "
+                             "[--flows F] [--proto udp|tcp] [--blocks K]\n");
         return 2;
     }
     const sluice::test::BenchTables tables =
@@ -124,12 +132,15 @@ int main(int argc, char **argv) {
     uint32_t vip = 0;
     inet_pton(AF_INET, "10.0.0.1", &vip);
     sluice::test::FrameStream st(proto, vip, 80, flows, vips);
+    sluice::test::FrameStream st_b(proto, vip, 80, flows, vips_b != 0 ? vips_b : vips);
     const sl_encap_ctx ctx = sluice::test::bench_encap_ctx();
 
     auto ca = std::make_unique<va::sl_burst_cache>();
     auto cb = std::make_unique<vb::sl_burst_cache>();
+    auto ca_b = std::make_unique<va::sl_burst_cache>(); // with --vips-b: B's, A's code
     va::sl_burst_cache_init(ca.get());
     vb::sl_burst_cache_init(cb.get());
+    va::sl_burst_cache_init(ca_b.get());
 
     // Both versions on copies of the same frames: outcomes and bytes equal.
     {
@@ -161,32 +172,42 @@ int main(int argc, char **argv) {
         st.rewind();
     }
 
+    // Which side a packet goes to: blocks A B B A A B B A ...
+    auto side_of = [](uint64_t n) -> unsigned {
+        const uint64_t blk = n / (kBurstsPerBlock * kBurst);
+        return static_cast<unsigned>(((blk >> 1) ^ blk) & 1u);
+    };
     std::vector<uint8_t> bufs(kBufs * kBuf);
     auto frame_of = [&](uint64_t n) { return bufs.data() + (n % kBufs) * kBuf + kHeadroom; };
+    // Frame n, written kAhead frames before it is processed: from B's stream
+    // if B has one of its own and takes it.
+    auto write = [&](uint64_t n) {
+        (vips_b != 0 && side_of(n) == 1 ? st_b : st).write(frame_of(n));
+    };
     for (uint64_t n = 0; n < kAhead; n++) {
-        st.write(frame_of(n));
+        write(n);
     }
     std::vector<uint64_t> cycles[2];
     uint64_t forwarded[2] = {0, 0};
     uint64_t n = 0;
     for (uint32_t blk = 0; blk < 2 * blocks; blk++) {
-        const unsigned v = ((blk >> 1) ^ blk) & 1u; // A B B A A B B A ...
+        const unsigned v = side_of(n);
         const uint64_t t0 = __rdtsc();
         for (unsigned b = 0; b < kBurstsPerBlock; b++, n += kBurst) {
             va::sl_burst_pkt pa[kBurst];
             vb::sl_burst_pkt pb[kBurst];
             for (unsigned i = 0; i < kBurst; i++) {
-                st.write(frame_of(n + i + kAhead));
-                if (v == 0) {
+                write(n + i + kAhead);
+                if (v == 0 || vips_b != 0) {
                     fill(&pa[i], frame_of(n + i));
                 } else {
                     fill(&pb[i], frame_of(n + i));
                 }
             }
-            if (v == 0) {
-                va::sl_burst_forward_cached(t, &ctx, ca.get(), pa, kBurst);
+            if (v == 0 || vips_b != 0) {
+                va::sl_burst_forward_cached(t, &ctx, v == 0 ? ca.get() : ca_b.get(), pa, kBurst);
                 for (unsigned i = 0; i < kBurst; i++) {
-                    forwarded[0] += pa[i].verdict == va::SL_BURST_FORWARD;
+                    forwarded[v] += pa[i].verdict == va::SL_BURST_FORWARD;
                 }
             } else {
                 vb::sl_burst_forward_cached(t, &ctx, cb.get(), pb, kBurst);
@@ -199,10 +220,11 @@ int main(int argc, char **argv) {
     }
     const double a = median_per_packet(cycles[0]);
     const double b = median_per_packet(cycles[1]);
-    std::printf("{\"vips\": %u, \"flows\": %u, \"blocks\": %u, \"packets_each\": %lu, "
-                "\"forwarded_a\": %lu, \"forwarded_b\": %lu, \"a_tsc_per_packet\": %.2f, "
-                "\"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f}\n",
-                vips, flows, blocks, static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
+    std::printf("{\"vips\": %u, \"vips_b\": %u, \"flows\": %u, \"blocks\": %u, "
+                "\"packets_each\": %lu, \"forwarded_a\": %lu, \"forwarded_b\": %lu, "
+                "\"a_tsc_per_packet\": %.2f, \"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f}\n",
+                vips, vips_b != 0 ? vips_b : vips, flows, blocks,
+                static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
                 static_cast<unsigned long>(forwarded[0]), static_cast<unsigned long>(forwarded[1]),
                 a, b, b / a);
     return 0;

@@ -22,7 +22,10 @@
 #     VIP 10.0.0.1 + i % N (sluice-gen --vips, tools/gen/flows.h). dsr-l2:
 #     sluice over memif as in 1 (no testpmd), and the in-memory pipeline
 #     (sluice-dp-pipeline-bench --vips N; n/a if that binary lacks --vips),
-#     in rounds of one run per N. The spread is max/min - 1 over the row.
+#     in rounds of one run per N; and the pipeline's cost per packet with
+#     traffic over N VIPs against over 1, in one process (sluice-burst-ab
+#     --vips 1 --vips-b N, the largest N's tables), which the machine's
+#     changes of speed do not skew. The spread is max/min - 1 over the row.
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
@@ -371,11 +374,32 @@ if want vips; then
     else
         for _ in $vips_list; do pp+=(n/a); done
     fi
+    # The same in one process (sluice-burst-ab; x86 only): the tables of the
+    # largest N; blocks of frames to 1 VIP and to N VIPs alternate through
+    # one copy of the burst path, so that the machine's changes of speed hit
+    # both alike. Cost per packet over N VIPs / over 1, median of 3 runs.
+    ab=$build/tests/dataplane/sluice-burst-ab
+    ap=()
+    maxn=$(printf '%s\n' $vips_list | sort -n | tail -1)
+    for nv in $vips_list; do
+        if [ ! -x "$ab" ]; then
+            ap+=(n/a)
+            continue
+        fi
+        c=()
+        for _ in 1 2 3; do
+            c+=("$(taskset -c 1 "$ab" --spec "$(spec dsr-l2 "$vip_backends" "$maxn" "$vip_table")" \
+                --flows "$flows" --proto "$proto" --vips 1 --vips-b "$nv" --blocks 100 |
+                /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["b_over_a"])')")
+        done
+        ap+=("$(median "${c[@]}")")
+    done
     echo "$head spread |"
     echo "$sep --- |"
     echo "| memif Mpps (median) | $(printf '%s | ' "${io_med[@]}")$(spread "${io_med[@]}") |"
     echo "| memif Mpps (best run) | $(printf '%s | ' "${io_best[@]}")$(spread "${io_best[@]}") |"
     echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
+    echo "| pipeline in one process, cost per packet vs 1 VIP ($maxn VIPs' tables) | $(printf '%s | ' "${ap[@]}")$(spread "${ap[@]}") |"
     echo "$io_runs |"
     echo "$hit |"
 fi
