@@ -2,9 +2,13 @@
 #include "dpdk.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fmt/core.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -52,6 +56,35 @@ MemifSpec memif_spec_of(const std::string &spec) {
     return m;
 }
 
+// Where DPDK 22.11 puts its runtime directory (eal_create_runtime_dir):
+// <base>/dpdk/<file-prefix>, base /var/run for root, else $XDG_RUNTIME_DIR
+// or /tmp. Checked against rte_eal_get_runtime_dir() before anything is
+// removed.
+std::string runtime_base() {
+    if (getuid() == 0) {
+        return "/var/run/dpdk";
+    }
+    const char *xdg = std::getenv("XDG_RUNTIME_DIR");
+    return std::string(xdg != nullptr ? xdg : "/tmp") + "/dpdk";
+}
+
+std::string file_prefix(const std::vector<std::string> &args) {
+    std::string prefix = "rte";
+    for (size_t i = 1; i < args.size(); i++) {
+        if (args[i] == "--file-prefix" && i + 1 < args.size()) {
+            prefix = args[++i];
+        } else if (args[i].rfind("--file-prefix=", 0) == 0) {
+            prefix = args[i].substr(14);
+        }
+    }
+    return prefix;
+}
+
+bool path_exists(const std::string &path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0;
+}
+
 } // namespace
 
 bool unix_listening(const std::string &name) {
@@ -91,9 +124,19 @@ Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(a
         argv_.push_back(a.data());
     }
     argv_.push_back(nullptr);
+    const std::string base = runtime_base();
+    const std::string dir = base + "/" + file_prefix(args_);
+    const bool base_existed = path_exists(base);
+    const bool dir_existed = path_exists(dir);
     const int n = rte_eal_init(static_cast<int>(argv_.size() - 1), argv_.data());
+    const int e = rte_errno;
+    if (!dir_existed && dir == rte_eal_get_runtime_dir()) {
+        created_dir_ = dir;
+        if (!base_existed) {
+            created_parent_ = base;
+        }
+    }
     if (n < 0) {
-        const int e = rte_errno;
         std::string hint;
         switch (e) {
             case ENOMEM:
@@ -114,12 +157,37 @@ Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(a
             default:
                 break;
         }
+        remove_runtime_dir();
         throw DpdkError(fmt::format("EAL initialisation failed: {}{}", rte_err(e), hint));
     }
 }
 
 Eal::~Eal() {
     rte_eal_cleanup();
+    remove_runtime_dir();
+}
+
+void Eal::remove_runtime_dir() noexcept {
+    if (created_dir_.empty()) {
+        return;
+    }
+    // The EAL's files (config, mp_socket, fbarrays, telemetry socket); a
+    // subdirectory, which the EAL does not make, would keep it.
+    if (DIR *d = opendir(created_dir_.c_str())) {
+        while (const dirent *ent = readdir(d)) {
+            const std::string name = ent->d_name;
+            if (name != "." && name != ".." && ent->d_type != DT_DIR) {
+                unlink((created_dir_ + "/" + name).c_str());
+            }
+        }
+        closedir(d);
+    }
+    rmdir(created_dir_.c_str());
+    if (!created_parent_.empty()) {
+        rmdir(created_parent_.c_str()); // only if empty: another prefix's directory keeps it
+    }
+    created_dir_.clear();
+    created_parent_.clear();
 }
 
 Mempool::Mempool(const std::string &name, unsigned n, int socket) {

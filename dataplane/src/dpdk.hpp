@@ -35,8 +35,15 @@ class Eal {
     Eal &operator=(const Eal &) = delete;
 
   private:
+    // DPDK 22.11 leaves its runtime directory (/var/run/dpdk/<file-prefix>)
+    // behind, after a failed rte_eal_init too. One that this process
+    // created is removed, with the EAL's files in it, when the EAL goes.
+    void remove_runtime_dir() noexcept;
+
     std::vector<std::string> args_;
     std::vector<char *> argv_;
+    std::string created_dir_;    // the runtime directory, when this process created it
+    std::string created_parent_; // <base>/dpdk, when this process created it
 };
 
 // Is a Unix socket of this name (a path, or "@name" for an abstract one)

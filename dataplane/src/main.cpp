@@ -2,9 +2,10 @@
 //
 // sluice-dataplane [EAL options] -- [sluice options]
 //
-// Maps the shared region of its instance, sets up the EAL, the ports and one
-// worker per lcore (the main lcore included), runs until SIGINT/SIGTERM, then
-// stops RX, flushes TX, stops and closes the ports and exits 0.
+// Sets up the EAL and the ports, maps the shared region of its instance,
+// starts one worker per lcore (the main lcore included), runs until
+// SIGINT/SIGTERM, then stops RX, flushes TX, stops and closes the ports and
+// exits 0. Exit 2: a usage error (options, config file), 1: a setup error.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -73,9 +74,10 @@ int run(int argc, char **argv) {
         }
     };
 
-    sluice::Region region = sluice::Region::open(opts.instance, sluice::Region::Role::Dataplane);
-    sl_dp_area *dp = region.dp_rw();
-    step("region mapped");
+    // The region is mapped once the ports run: a setup error (no such port,
+    // no hugepages, too many lcores) creates no /dev/shm/sluice-<instance>.
+    // Declared before the EAL, so that it outlives the telemetry thread.
+    std::optional<sluice::Region> region;
 
     Eal eal(eal_args, opts);
     step("EAL initialised");
@@ -114,6 +116,10 @@ int run(int argc, char **argv) {
     ports.start(pool->get(), opts);
     step("ports started");
 
+    region.emplace(sluice::Region::open(opts.instance, sluice::Region::Role::Dataplane));
+    sl_dp_area *dp = region->dp_rw();
+    step("region mapped");
+
     Box box;
     sl_encap_ctx_defaults(&box.enc);
     const Mac mac = opts.mac ? *opts.mac : ports.info()[0].mac;
@@ -149,7 +155,7 @@ int run(int argc, char **argv) {
     __atomic_store_n(&dp->n_workers, n_workers, __ATOMIC_RELEASE);
     __atomic_store_n(&dp->magic, SL_DP_MAGIC, __ATOMIC_RELEASE);
 
-    if (!telemetry_register(region.header(), region.dp(), n_ports)) {
+    if (!telemetry_register(region->header(), region->dp(), n_ports)) {
         fmt::print(stderr, "sluice-dataplane: telemetry commands not registered\n");
     }
 
@@ -166,8 +172,8 @@ int run(int argc, char **argv) {
             c.out_of[p] = static_cast<uint8_t>(opts.two_armed ? 1 - p : p);
         }
         c.drain_tsc = drain_tsc;
-        c.hdr = region.header();
-        c.base = region.base();
+        c.hdr = region->header();
+        c.base = region->base();
         c.ws = &dp->workers[w];
         c.c = &dp->counters[w];
         c.box = &box;
@@ -186,7 +192,7 @@ int run(int argc, char **argv) {
                "sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
                "generation {}\n",
                opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
-               format_mac(mac), region.generation());
+               format_mac(mac), region->generation());
 
     sluice::io_guard::arm();
     std::optional<LinkSupervisor> links;
