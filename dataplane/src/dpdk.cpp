@@ -140,18 +140,36 @@ Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(a
         std::string hint;
         switch (e) {
             case ENOMEM:
+                hint = " (not enough hugepages: reserve more (`echo 512 > "
+                       "/proc/sys/vm/nr_hugepages` as root) or ask for less (-m), or run without "
+                       "hugepages: --no-huge -m 256 --no-shconf)";
+                break;
             case EACCES:
-                hint = " (no hugepages? `echo 512 > /proc/sys/vm/nr_hugepages` as root, or run "
-                       "with --in-memory, or without hugepages: --no-huge -m 256 --no-shconf)";
+                hint = " (no usable hugepages: none reserved (`echo 512 > "
+                       "/proc/sys/vm/nr_hugepages` as root) or no hugetlbfs mounted (at "
+                       "--huge-dir); run with --in-memory, which needs no mount, or without "
+                       "hugepages: --no-huge -m 256 --no-shconf)";
                 break;
             case EALREADY:
                 hint = " (EAL already initialised)";
                 break;
             case EINVAL:
-                hint = " (invalid EAL argument or vdev spec; see the EAL message above)";
+                hint = " (invalid EAL argument; see the EAL message above)";
                 break;
+            case ENODEV: {
+                std::string names;
+                for (const std::string &spec : opts.ports) {
+                    names += (names.empty() ? "" : ", ") + port_name(spec);
+                }
+                hint = fmt::format(
+                    " (no DPDK driver takes a port or --vdev given, see 'Unable to parse "
+                    "device' above; ports given: {}. A vdev port is a driver name and a number: "
+                    "net_null0, net_pcap0, net_memif0, net_af_packet0, net_af_xdp0, net_tap0, "
+                    "net_ring0; a PCI port is its address: 0000:03:00.0)",
+                    names);
+                break;
+            }
             case ENOTSUP:
-            case ENODEV:
                 hint = " (a --port/vdev could not be probed; check its spec)";
                 break;
             default:
@@ -218,10 +236,21 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                     avail += avail.empty() ? nm : std::string(", ") + nm;
                 }
             }
-            const char *hint = is_pci_address(spec)
-                                   ? "; a PCI port must be bound to vfio-pci or uio_pci_generic "
-                                     "(dpdk-devbind.py) and EAL must not run with --no-pci"
-                                   : "";
+            if (!is_pci_address(spec)) {
+                // EAL knew the driver (else rte_eal_init fails with ENODEV),
+                // which refused the spec: its message is above.
+                throw DpdkError(fmt::format(
+                    "port '{}' was not created: its driver refused '{}' (see its message above: "
+                    "a key or value it does not take, a file or interface that is not there) "
+                    "(ports DPDK found: {})",
+                    p.name, spec, avail.empty() ? "none" : avail));
+            }
+            const char *hint =
+                rte_eal_has_pci() == 0
+                    ? "; the EAL runs with --no-pci: drop it for a PCI port, which must also be "
+                      "bound to vfio-pci or uio_pci_generic (dpdk-devbind.py)"
+                    : "; a PCI port must be bound to vfio-pci or uio_pci_generic "
+                      "(dpdk-devbind.py) and the EAL must not run with --no-pci";
             throw DpdkError(fmt::format("port '{}' does not exist (ports DPDK found: {}){}", p.name,
                                         avail.empty() ? "none" : avail, hint));
         }

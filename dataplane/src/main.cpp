@@ -51,6 +51,7 @@ int run(int argc, char **argv) {
     for (; i < argc && std::strcmp(argv[i], "--") != 0; i++) {
         eal_args.emplace_back(argv[i]);
     }
+    const bool separated = i < argc;
     for (i++; i < argc; i++) {
         app_argv.push_back(argv[i]);
     }
@@ -58,6 +59,11 @@ int run(int argc, char **argv) {
         (eal_args[1] == "--help" || eal_args[1] == "-h")) {
         app_argv.push_back(argv[1]);
         eal_args.resize(1);
+    } else if (!separated) {
+        // Without "--" every argument would go to the EAL, which refuses
+        // --port and the like with its whole usage text.
+        throw OptionError("no '--' on the command line: sluice's options (--port ...) come after "
+                          "it, the EAL's before it: sluice-dataplane [EAL options] -- --port SPEC");
     }
     const std::optional<Options> parsed =
         parse_options(static_cast<int>(app_argv.size()), app_argv.data());
@@ -91,8 +97,9 @@ int run(int argc, char **argv) {
         throw DpdkError("no lcore: give the EAL at least one (-l 1)");
     }
     if (lcores.size() > SL_MAX_WORKERS) {
-        throw DpdkError(fmt::format("{} lcores given; sluice runs at most {} workers",
-                                    lcores.size(), SL_MAX_WORKERS));
+        throw DpdkError(fmt::format("{} lcores given; sluice runs at most {} workers: give at "
+                                    "most {} lcores (-l / --lcores)",
+                                    lcores.size(), SL_MAX_WORKERS, SL_MAX_WORKERS));
     }
     // The pool outlives the ports (destroyed in reverse order): closing a
     // port returns the mbufs of its queues to the pool.

@@ -9,6 +9,7 @@
 #ifdef SLUICE_HAVE_CONFIG
 #include "sluice/config.hpp"
 #endif
+#include "sluice/region_map.hpp"
 
 namespace sluice::dp {
 
@@ -34,7 +35,8 @@ std::array<uint8_t, 4> parse_ipv4(std::string_view s) {
     std::array<uint8_t, 4> a{};
     const std::string str(s);
     if (inet_pton(AF_INET, str.c_str(), a.data()) != 1) {
-        throw OptionError(fmt::format("bad IPv4 address '{}'", str));
+        throw OptionError(
+            fmt::format("bad IPv4 address '{}': expected a dotted quad (192.0.2.1)", str));
     }
     return a;
 }
@@ -43,7 +45,8 @@ std::array<uint8_t, 16> parse_ipv6(std::string_view s) {
     std::array<uint8_t, 16> a{};
     const std::string str(s);
     if (inet_pton(AF_INET6, str.c_str(), a.data()) != 1) {
-        throw OptionError(fmt::format("bad IPv6 address '{}'", str));
+        throw OptionError(
+            fmt::format("bad IPv6 address '{}': expected an IPv6 address (2001:db8::1)", str));
     }
     return a;
 }
@@ -116,7 +119,7 @@ std::optional<Options> parse_options(int argc, char **argv) {
     std::string gw;
     std::optional<std::string> instance;
     std::optional<uint32_t> mtu;
-    std::optional<uint16_t> gue_port;
+    std::optional<uint32_t> gue_port;
     bool two_armed = false;
     app.add_option("--config", o.config_path,
                    "config file: its [dataplane] section (options "
@@ -132,7 +135,8 @@ std::optional<Options> parse_options(int argc, char **argv) {
     app.add_option("--ipv6", ipv6, "the box's IPv6 address (ND, ICMPv6 source, encap source)");
     app.add_option("--gateway-mac", gw, "next-hop MAC of encapsulated traffic");
     app.add_option("--mtu", mtu, "egress IP MTU (default 1500)")->check(CLI::Range(576, 9000));
-    app.add_option("--gue-port", gue_port, "UDP destination port of GUE (default 6080)");
+    app.add_option("--gue-port", gue_port, "UDP destination port of GUE (default 6080)")
+        ->check(CLI::Range(1, 65535));
     app.add_option("--rx-desc", o.rx_desc, "RX descriptors per queue")->check(CLI::Range(64, 8192));
     app.add_option("--tx-desc", o.tx_desc, "TX descriptors per queue")->check(CLI::Range(64, 8192));
     app.add_option("--mbufs", o.mbufs, "mbufs in the pool (default: sized from the ports)");
@@ -184,7 +188,19 @@ std::optional<Options> parse_options(int argc, char **argv) {
         o.mtu = *mtu;
     }
     if (gue_port) {
-        o.gue_port = *gue_port;
+        o.gue_port = static_cast<uint16_t>(*gue_port);
+    }
+    try {
+        (void)sluice::Region::shm_name(o.instance);
+    } catch (const std::exception &) {
+        throw OptionError(fmt::format("bad instance name '{}': 1-64 characters of "
+                                      "[A-Za-z0-9_-] (the region is /dev/shm/sluice-NAME)",
+                                      o.instance));
+    }
+    if (o.ipv6 && o.mtu < 1280) {
+        throw OptionError(fmt::format("MTU {} with an IPv6 address: IPv6 needs an MTU of at least "
+                                      "1280 (--mtu 1280 or more)",
+                                      o.mtu));
     }
     if (o.ports.empty()) {
         throw OptionError("no port given: use --port PCI-ADDRESS or --port VDEV-SPEC "
@@ -196,6 +212,10 @@ std::optional<Options> parse_options(int argc, char **argv) {
     }
     if (!o.two_armed && o.ports.size() != 1) {
         throw OptionError("two ports given: add --two-armed, or give one port");
+    }
+    if (o.two_armed && port_name(o.ports[0]) == port_name(o.ports[1])) {
+        throw OptionError(fmt::format("--two-armed needs two different ports; '{}' is given twice",
+                                      port_name(o.ports[0])));
     }
     return o;
 }
