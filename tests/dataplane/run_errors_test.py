@@ -1,0 +1,413 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""dataplane-errors: bad startup input gets a clear error and changes nothing.
+
+Runs the real sluice-dataplane with one bad input at a time: its own options
+(unknown, missing value, MAC, addresses, MTU, instance, port count), the
+[dataplane] section of a config file, and what only DPDK can find out (a port
+no driver takes, a vdev spec its driver refuses, a PCI address that is not
+there, no hugepages, too many lcores, an af_packet port with more qpairs than
+workers). For each run:
+
+- the exit code: 2 for a usage error (sluice's options or the config file,
+  refused before the EAL starts), 1 for a setup error (anything found once
+  the EAL runs, its own arguments included);
+- stderr: exactly one line of sluice's own, naming the problem and the fix
+  (key substrings; the EAL's message above it where the docs point to it);
+  `(see sluice-dataplane -- --help)` after a usage error only;
+- no hang: every run is killed after 30 s and counted as a failure;
+- nothing left behind: no /dev/shm/sluice-<instance> for the instance it was
+  given, no DPDK runtime directory (/var/run/dpdk/<file-prefix>, or under
+  $XDG_RUNTIME_DIR or /tmp when not root) for its --file-prefix, and a
+  region or runtime directory that existed before is left as it was.
+
+The positive control: `--no-huge -m 256 --no-shconf` on net_null0 starts,
+exits 0 on SIGTERM and removes the runtime directory it created (the region
+stays: a restarted dataplane needs it).
+
+Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_TEST_DIR.
+"""
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+DP = os.environ.get("SLUICE_DATAPLANE")
+HERE = os.environ.get("SLUICE_TEST_DIR") or os.path.dirname(os.path.abspath(__file__))
+RUN_TIMEOUT = 30
+TAG = f"dperr-{os.getpid()}"
+CPU = str(min(os.sched_getaffinity(0)))
+ROOT = os.geteuid() == 0
+NOHUGE = ["--no-huge", "-m", "256", "--no-shconf"]
+HELP_LINE = "(see sluice-dataplane -- --help)"
+
+failures = []
+counter = 0
+
+
+def runtime_base():
+    """DPDK 22.11's runtime directory base (eal_create_runtime_dir)."""
+    if ROOT:
+        return "/var/run/dpdk"
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", "dpdk")
+
+
+def max_workers():
+    text = open(os.path.join(HERE, "../../dataplane/core/include/sluice/region.h")).read()
+    return int(re.search(r"#define SL_MAX_WORKERS (\d+)", text).group(1))
+
+
+def tagged_leftovers():
+    """Entries of this test's runs in /dev/shm and the runtime base."""
+    found = []
+    for d in ("/dev/shm", runtime_base()):
+        if os.path.isdir(d):
+            found += [os.path.join(d, n) for n in os.listdir(d) if TAG in n]
+    return found
+
+
+def remove_leftovers():
+    for p in tagged_leftovers():
+        if os.path.isdir(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+def fail(name, why, stderr=""):
+    failures.append(name)
+    print(f"FAIL {name}: {why}")
+    if stderr:
+        print("  stderr:\n    " + "\n    ".join(stderr.rstrip().splitlines()[-12:]))
+
+
+def new_run_ids():
+    global counter
+    counter += 1
+    return f"{TAG}-{counter}", f"sluice-{TAG}-{counter}"  # instance, file prefix
+
+
+def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=False,
+              keep_dir=False):
+    """Runs argv; checks exit code, sluice's error line, the EAL's lines, and
+    that neither the region nor the runtime directory was created."""
+    shm = f"/dev/shm/sluice-{instance}"
+    rundir = os.path.join(runtime_base(), prefix)
+    region_before = digest(shm) if keep_region else None
+    if not keep_region and os.path.exists(shm):
+        fail(name, f"{shm} exists before the run")
+        return
+    if not keep_dir and os.path.exists(rundir):
+        fail(name, f"{rundir} exists before the run")
+        return
+    base_existed = os.path.exists(runtime_base())
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        fail(name, f"no exit within {RUN_TIMEOUT} s (killed)", err)
+        return
+    ms = (time.monotonic() - t0) * 1000
+    err = p.stderr
+    ours = [l for l in err.splitlines() if l.startswith("sluice-dataplane: ")]
+    ok = True
+    if p.returncode != rc_want:
+        fail(name, f"exit code {p.returncode}, expected {rc_want}", err)
+        ok = False
+    if len(ours) != 1:
+        fail(name, f"{len(ours)} lines of sluice-dataplane's own on stderr, expected one", err)
+        ok = False
+    else:
+        line = ours[0]
+        missing = [m for m in msg if m not in line]
+        if missing:
+            fail(name, f"error line lacks {missing}: {line!r}")
+            ok = False
+        if len(line) > 600:
+            fail(name, f"error line of {len(line)} characters: {line!r}")
+            ok = False
+    missing = [m for m in eal_msg if m not in err]
+    if missing:
+        fail(name, f"stderr lacks {missing}", err)
+        ok = False
+    if (HELP_LINE in err) != (rc_want == 2):
+        fail(name, f"'{HELP_LINE}' {'missing after' if rc_want == 2 else 'after'} the error", err)
+        ok = False
+    # Nothing left behind.
+    if keep_region:
+        if digest(shm) != region_before:
+            fail(name, f"the existing region {shm} was changed or removed")
+            ok = False
+    elif os.path.exists(shm):
+        fail(name, f"left {shm} behind")
+        ok = False
+    if keep_dir:
+        if not os.path.isdir(rundir):
+            fail(name, f"removed the runtime directory {rundir} that existed before it")
+            ok = False
+    elif os.path.exists(rundir):
+        fail(name, f"left {rundir} behind: {sorted(os.listdir(rundir))}")
+        ok = False
+    if not base_existed and os.path.exists(runtime_base()):
+        fail(name, f"left {runtime_base()} behind")
+        ok = False
+    if ok:
+        print(f"ok   {name}: exit {p.returncode} in {ms:.0f} ms: {ours[0][len('sluice-dataplane: '):]}")
+
+
+def digest(path):
+    if not os.path.exists(path):
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def case(name, app, rc, msg, eal_msg=(), eal=None, sep=True, instance=None, prefix=None,
+         keep_region=False, keep_dir=False):
+    """One bad start. `eal`: EAL arguments (default: one lcore, no PCI, no
+    hugepages); --file-prefix and --instance are added, unique per run."""
+    inst, pfx = new_run_ids()
+    inst = instance or inst
+    pfx = prefix or pfx
+    if eal is None:
+        eal = ["-l", CPU, "--no-pci"] + NOHUGE
+    eal = eal + ["--file-prefix", pfx, "--log-level=*:warning"]
+    app = ["--instance", inst] + app
+    argv = [DP] + eal + (["--"] if sep else []) + app
+    check_run(name, argv, rc, msg, eal_msg, inst, pfx, keep_region, keep_dir)
+
+
+def config_case(name, text, rc, msg, eal_msg=(), path=None):
+    """A config file's [dataplane] section; its eal_args (when it has them)
+    carry the EAL arguments, the command line has none."""
+    inst, pfx = new_run_ids()
+    eal = ["-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx, "--log-level=*:warning"]
+    if path is None:
+        path = os.path.join(WORK, f"{name}.toml")
+        with open(path, "w") as f:
+            f.write(text.replace("@EAL@", ", ".join(f'"{a}"' for a in eal)))
+    argv = [DP, "--", "--config", path, "--instance", inst]
+    check_run(name, argv, rc, msg, eal_msg, inst, pfx)
+
+
+def positive_control():
+    """Starts on net_null0 without hugepages, stops on SIGTERM with exit 0.
+    Returns the instance, whose region stays (for the cases that check an
+    existing region is left alone)."""
+    name = "start-and-stop"
+    inst, pfx = new_run_ids()
+    rundir = os.path.join(runtime_base(), pfx)
+    log = os.path.join(WORK, "control.log")
+    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
+                                                  "--log-level=*:warning", "--",
+                                                  "--port", "net_null0", "--instance", inst]
+    with open(log, "w") as lf:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+    t0 = time.monotonic()
+    up = False
+    while time.monotonic() - t0 < RUN_TIMEOUT and p.poll() is None:
+        if "sluice-dataplane: instance '" in open(log).read():
+            up = True
+            break
+        time.sleep(0.05)
+    if not up:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        fail(name, f"did not start within {RUN_TIMEOUT} s (exit {p.returncode})", open(log).read())
+        return None
+    t_up = (time.monotonic() - t0) * 1000
+    time.sleep(0.3)  # the worker polls
+    if p.poll() is not None:
+        fail(name, f"exited with {p.returncode} after starting", open(log).read())
+        return None
+    ok = True
+    if not os.path.exists(f"/dev/shm/sluice-{inst}"):
+        fail(name, f"running, but no /dev/shm/sluice-{inst}")
+        ok = False
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        fail(name, f"no exit within {RUN_TIMEOUT} s of SIGTERM", open(log).read())
+        return inst
+    text = open(log).read()
+    if rc != 0:
+        fail(name, f"exit code {rc} after SIGTERM, expected 0", text)
+        ok = False
+    if "sluice-dataplane: stopped" not in text:
+        fail(name, "no 'stopped' line", text)
+        ok = False
+    if os.path.exists(rundir):
+        fail(name, f"left {rundir} behind: {sorted(os.listdir(rundir))}")
+        ok = False
+    if ok:
+        print(f"ok   {name}: up in {t_up:.0f} ms, exit 0 on SIGTERM, runtime directory removed")
+    return inst
+
+
+def main():
+    if not DP or not os.access(DP, os.X_OK):
+        print(f"FAIL: SLUICE_DATAPLANE ({DP!r}) is not an executable")
+        return 1
+    print(f"sluice-dataplane {DP}; lcore {CPU}; runtime directories under {runtime_base()}"
+          f"{'' if ROOT else ' (not root)'}")
+    null = ["--port", "net_null0"]
+
+    # --- Usage errors: sluice's own options, refused before the EAL runs. ---
+    case("unknown-option", null + ["--bogus"], 2, ["--bogus", "not expected"])
+    case("missing-value", null + ["--mac"], 2, ["--mac", "missing"])
+    case("missing-port-value", ["--port"], 2, ["--port", "missing"])
+    case("no-port", [], 2, ["no port given", "--port"])
+    case("no-separator", null, 2, ["'--'", "[EAL options] -- --port"], sep=False)
+    case("bad-mac-short", null + ["--mac", "02:00:00:00:00"], 2,
+         ["bad MAC address '02:00:00:00:00'", "02:00:00:00:00:01"])
+    case("bad-mac-hex", null + ["--mac", "02:00:00:00:00:0g"], 2,
+         ["bad MAC address '02:00:00:00:00:0g'", "02:00:00:00:00:01"])
+    case("bad-gateway-mac", null + ["--gateway-mac", "02-00-00-00-00-fe"], 2,
+         ["bad MAC address '02-00-00-00-00-fe'", "02:00:00:00:00:01"])
+    case("bad-ipv4", null + ["--ipv4", "192.0.2.300"], 2,
+         ["bad IPv4 address '192.0.2.300'", "192.0.2.1"])
+    case("ipv6-as-ipv4", null + ["--ipv4", "2001:db8::1"], 2, ["bad IPv4 address '2001:db8::1'"])
+    case("bad-ipv6", null + ["--ipv6", "2001:db8:::1"], 2,
+         ["bad IPv6 address '2001:db8:::1'", "2001:db8::1"])
+    case("ipv4-as-ipv6", null + ["--ipv6", "192.0.2.1"], 2, ["bad IPv6 address '192.0.2.1'"])
+    case("mtu-zero", null + ["--mtu", "0"], 2, ["--mtu", "0", "576 to 9000"])
+    case("mtu-too-big", null + ["--mtu", "99999"], 2, ["--mtu", "99999", "576 to 9000"])
+    case("mtu-not-a-number", null + ["--mtu", "abc"], 2, ["--mtu", "abc", "576 to 9000"])
+    case("mtu-below-ipv6-minimum", null + ["--ipv6", "2001:db8::1", "--mtu", "1000"], 2,
+         ["MTU 1000", "IPv6", "1280"])
+    case("gue-port-zero", null + ["--gue-port", "0"], 2, ["--gue-port", "0", "1 to 65535"])
+    case("gue-port-too-big", null + ["--gue-port", "70000"], 2,
+         ["--gue-port", "70000", "1 to 65535"])
+    case("rx-desc-too-small", null + ["--rx-desc", "10"], 2, ["--rx-desc", "64 to 8192"])
+    case("bad-instance", null, 2, ["bad instance name 'no/slash'", "[A-Za-z0-9_-]"],
+         instance="no/slash")
+    case("two-armed-one-port", null + ["--two-armed"], 2, ["--two-armed needs exactly two --port"])
+    case("two-ports-one-armed", null + ["--port", "net_null1"], 2, ["two ports", "--two-armed"])
+    case("two-armed-same-port", null + ["--port", "net_null0,size=64", "--two-armed"], 2,
+         ["two different ports", "'net_null0' is given twice"])
+
+    # --- The config file's [dataplane] section (usage errors too). ---
+    missing = os.path.join(WORK, "missing.toml")
+    config_case("config-missing", "", 2, [missing, "cannot read", "No such file"], path=missing)
+    config_case("config-malformed", '[dataplane\nports = ["net_null0"]\n', 2,
+                ["config-malformed.toml:1", "syntax"])
+    config_case("config-bad-mtu", '[dataplane]\nports = ["net_null0"]\nmtu = 100\n', 2,
+                ["dataplane.mtu", "100", "576..9216"])
+    config_case("config-bad-mac", '[dataplane]\nports = ["net_null0"]\nmac = "zz:00:00:00:00:01"\n',
+                2, ["dataplane.mac", "zz:00:00:00:00:01", "02:00:00:00:00:01"])
+    config_case("config-ipv6-as-ipv4", '[dataplane]\nports = ["net_null0"]\nipv4 = "2001:db8::1"\n',
+                2, ["dataplane.ipv4", "must be an IPv4 address"])
+    config_case("config-unknown-key", '[dataplane]\nports = ["net_null0"]\nbogus_key = 1\n', 2,
+                ["dataplane.bogus_key", "unknown key"])
+    config_case("config-kind-xdp", '[dataplane]\nkind = "xdp"\nports = ["eth0"]\n', 2,
+                ['kind is "xdp"', 'kind = "dpdk"'])
+
+    # --- Setup errors: found once the EAL runs. ---
+    case("eal-unknown-option", null, 1, ["EAL initialisation failed", "invalid EAL argument"],
+         ["unrecognized option '--bogus-eal'"],
+         eal=["-l", CPU, "--no-pci", "--bogus-eal"] + NOHUGE)
+    case("vdev-no-driver", ["--port", "net_nonexistent0"], 1,
+         ["no DPDK driver", "net_nonexistent0", "net_null0"],
+         ["Unable to parse device 'net_nonexistent0'"])
+    case("vdev-unknown-key", ["--port", "net_null0,bogus=1"], 1,
+         ["port 'net_null0' was not created", "refused 'net_null0,bogus=1'",
+          "ports DPDK found: none"])
+    case("vdev-unparsable", ["--port", "net_null0,=x"], 1,
+         ["port 'net_null0' was not created", "refused 'net_null0,=x'"])
+    pcap_in = os.path.join(WORK, "missing.pcap")
+    pcap_out = os.path.join(WORK, "out.pcap")
+    case("vdev-pcap-missing-file", ["--port", f"net_pcap0,rx_pcap={pcap_in},tx_pcap={pcap_out}"],
+         1, ["port 'net_pcap0' was not created", "refused"], [pcap_in])
+    if os.path.exists(pcap_out):
+        fail("vdev-pcap-missing-file", f"{pcap_out} was created")
+    case("two-armed-second-no-driver", null + ["--port", "net_bogus1", "--two-armed"], 1,
+         ["no DPDK driver", "net_bogus1"], ["Unable to parse device 'net_bogus1'"])
+    case("two-armed-second-refused", null + ["--port", "net_null1,bogus=1", "--two-armed"], 1,
+         ["port 'net_null1' was not created", "refused 'net_null1,bogus=1'",
+          "ports DPDK found: net_null0"])
+    config_case("config-two-armed-second-no-driver",
+                '[dataplane]\nports = ["net_null0", "net_bogus1"]\ntwo_armed = true\n'
+                'eal_args = [@EAL@]\n', 1, ["no DPDK driver", "net_bogus1"],
+                ["Unable to parse device 'net_bogus1'"])
+    pci = "0000:99:00.0"
+    if os.path.exists(f"/sys/bus/pci/devices/{pci}"):
+        print(f"skip pci-*: {pci} exists on this machine")
+    else:
+        case("pci-absent-no-pci", ["--port", pci], 1,
+             [f"port '{pci}' does not exist", "ports DPDK found: none", "--no-pci",
+              "drop it", "vfio-pci"])
+        case("pci-absent", ["--port", pci], 1,
+             [f"port '{pci}' does not exist", "ports DPDK found: none", "vfio-pci", "--no-pci"],
+             eal=["-l", CPU] + NOHUGE)
+    n = max_workers() + 1
+    case("too-many-lcores", null, 1, [f"{n} lcores given", f"at most {n - 1}"],
+         eal=["--lcores", f"(0-{n - 1})@{CPU}", "--no-pci"] + NOHUGE)
+    # No hugepages, deterministic on any machine: without --in-memory the
+    # EAL uses only a hugetlbfs mounted at --huge-dir, and a directory made
+    # for the test is none. No --no-shconf: the EAL also writes its config
+    # and socket into the runtime directory, which must go too.
+    hugedir = os.path.join(WORK, "no-hugetlbfs")
+    os.mkdir(hugedir)
+    case("no-hugepages", null, 1,
+         ["EAL initialisation failed", "hugepages", "--in-memory", "--no-huge -m 256 --no-shconf"],
+         ["Cannot get hugepage information"],
+         eal=["-l", CPU, "--no-pci", "--huge-dir", hugedir])
+    if not ROOT:
+        print("skip af-packet-qpairs: an af_packet socket needs root (CAP_NET_RAW)")
+    else:
+        flags = open("/sys/class/net/lo/flags").read()
+        case("af-packet-qpairs", ["--port", "net_af_packet0,iface=lo,qpairs=2"], 1,
+             ["qpairs=2", "1 worker(s)", "give qpairs=1 or 2 lcores"])
+        if open("/sys/class/net/lo/flags").read() != flags:
+            fail("af-packet-qpairs", "the flags of lo changed")
+
+    # --- The positive control, then bad starts on state that exists. ---
+    inst = positive_control()
+    if inst is not None:
+        _, keep_prefix = new_run_ids()
+        keep_dir = os.path.join(runtime_base(), keep_prefix)
+        base_existed = os.path.exists(runtime_base())
+        os.makedirs(keep_dir)
+        case("existing-region-usage-error", null + ["--mac", "bad"], 2, ["bad MAC"],
+             instance=inst, keep_region=True)
+        case("existing-state-setup-error", ["--port", "net_null0,bogus=1"], 1,
+             ["was not created"], instance=inst, prefix=keep_prefix, keep_region=True,
+             keep_dir=True)
+        os.rmdir(keep_dir)
+        if not base_existed:
+            os.rmdir(runtime_base())
+        os.unlink(f"/dev/shm/sluice-{inst}")
+
+    left = tagged_leftovers()
+    if left:
+        fail("leftovers", f"{left}")
+    failed = list(dict.fromkeys(failures))
+    print(f"{counter} runs, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    WORK = tempfile.mkdtemp(prefix="sluice-dp-errors.")
+    try:
+        rc = main()
+    finally:
+        remove_leftovers()
+        shutil.rmtree(WORK, ignore_errors=True)
+    sys.exit(rc)
