@@ -15,8 +15,9 @@
 # A and B: a git revision (its burst.h) or a file; defaults: A = HEAD,
 # B = the working tree's. BUILD_DIR: a build of the tree (for the spec
 # library). Cases, each run --rounds times (default 3): dsr-l2 1 VIP with
-# 100 backends; dsr-l2 1024 VIPs with 4 backends each (flow i to VIP i %
-# 1024); ipip 1 VIP with 100 backends; 1M flows, 64-byte UDP frames.
+# 100 backends; dsr-l2 16 and 1024 VIPs with 4 backends each (flow i to VIP
+# i % N; at 16 everything fits in L1); ipip 1 VIP with 100 backends; 1M
+# flows, 64-byte UDP frames.
 # A ratio is not a rate: for Mpps use tools/bench/dataplane.sh.
 set -euo pipefail
 
@@ -88,8 +89,8 @@ echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "| case | A TSC/packet (runs) | B TSC/packet (runs) | B/A (runs) | B/A median |"
 echo "| --- | --- | --- | --- | --- |"
-for c in "dsr-l2, 1 VIP:dsr-l2 100 1 65537" "dsr-l2, 1024 VIPs:dsr-l2 4 1024 1021" \
-    "ipip, 1 VIP:ipip 100 1 65537"; do
+for c in "dsr-l2, 1 VIP:dsr-l2 100 1 65537" "dsr-l2, 16 VIPs:dsr-l2 4 16 1021" \
+    "dsr-l2, 1024 VIPs:dsr-l2 4 1024 1021" "ipip, 1 VIP:ipip 100 1 65537"; do
     name=${c%%:*}
     read -r mode nb nv ts <<<"${c#*:}"
     s=$(spec "$mode" "$nb" "$nv" "$ts")
