@@ -208,13 +208,14 @@ void Eal::remove_runtime_dir() noexcept {
     created_parent_.clear();
 }
 
-Mempool::Mempool(const std::string &name, unsigned n, int socket) {
-    mp_ = rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+Mempool::Mempool(const std::string &name, unsigned n, int socket, uint16_t data_room) {
+    mp_ = rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, data_room, socket);
     if (mp_ == nullptr) {
         throw DpdkError(fmt::format(
-            "cannot create mbuf pool of {} mbufs: {} (not enough hugepage memory? add "
-            "hugepages, or use --no-huge -m 256 --no-shconf, or --mbufs with a smaller number)",
-            n, rte_err(rte_errno)));
+            "cannot create mbuf pool of {} mbufs of {} bytes: {} (not enough hugepage memory? "
+            "add hugepages, or use --no-huge -m 256 --no-shconf, or --mbufs with a smaller "
+            "number)",
+            n, data_room, rte_err(rte_errno)));
     }
 }
 

@@ -52,7 +52,8 @@ bool unix_listening(const std::string &name);
 
 class Mempool {
   public:
-    Mempool(const std::string &name, unsigned n, int socket);
+    // n mbufs of data_room bytes (headroom included) each.
+    Mempool(const std::string &name, unsigned n, int socket, uint16_t data_room);
     ~Mempool();
     Mempool(const Mempool &) = delete;
     Mempool &operator=(const Mempool &) = delete;

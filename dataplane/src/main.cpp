@@ -16,6 +16,7 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 #include <unistd.h>
 #include <optional>
 #include <vector>
@@ -118,7 +119,13 @@ int run(int argc, char **argv) {
                 n_workers * (256 + kBurst) + 4096;
         mbufs = std::max(mbufs, 8191u);
     }
-    pool.emplace("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()));
+    // One mbuf holds a whole frame of the MTU (the dataplane drops chained
+    // mbufs): an MTU-sized IP packet behind an Ethernet header and two VLAN
+    // tags, after the headroom that encapsulation writes into.
+    const uint32_t frame_room =
+        std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, (opts.mtu + 14 + 2 * 4 + 63) / 64 * 64);
+    pool.emplace("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()),
+                 static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room));
     step("mbuf pool created");
     ports.start(pool->get(), opts);
     step("ports started");

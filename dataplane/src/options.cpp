@@ -134,7 +134,7 @@ std::optional<Options> parse_options(int argc, char **argv) {
     app.add_option("--ipv4", ipv4, "the box's IPv4 address (ARP, ICMP source, encap source)");
     app.add_option("--ipv6", ipv6, "the box's IPv6 address (ND, ICMPv6 source, encap source)");
     app.add_option("--gateway-mac", gw, "next-hop MAC of encapsulated traffic");
-    app.add_option("--mtu", mtu, "egress IP MTU (default 1500)")->check(CLI::Range(576, 9000));
+    app.add_option("--mtu", mtu, "egress IP MTU (default 1500)")->check(CLI::Range(576, 9216));
     app.add_option("--gue-port", gue_port, "UDP destination port of GUE (default 6080)")
         ->check(CLI::Range(1, 65535));
     app.add_option("--rx-desc", o.rx_desc, "RX descriptors per queue")->check(CLI::Range(64, 8192));

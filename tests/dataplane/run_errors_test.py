@@ -287,9 +287,9 @@ def main():
     case("bad-ipv6", null + ["--ipv6", "2001:db8:::1"], 2,
          ["bad IPv6 address '2001:db8:::1'", "2001:db8::1"])
     case("ipv4-as-ipv6", null + ["--ipv6", "192.0.2.1"], 2, ["bad IPv6 address '192.0.2.1'"])
-    case("mtu-zero", null + ["--mtu", "0"], 2, ["--mtu", "0", "576 to 9000"])
-    case("mtu-too-big", null + ["--mtu", "99999"], 2, ["--mtu", "99999", "576 to 9000"])
-    case("mtu-not-a-number", null + ["--mtu", "abc"], 2, ["--mtu", "abc", "576 to 9000"])
+    case("mtu-zero", null + ["--mtu", "0"], 2, ["--mtu", "0", "576 to 9216"])
+    case("mtu-too-big", null + ["--mtu", "99999"], 2, ["--mtu", "99999", "576 to 9216"])
+    case("mtu-not-a-number", null + ["--mtu", "abc"], 2, ["--mtu", "abc", "576 to 9216"])
     case("mtu-below-ipv6-minimum", null + ["--ipv6", "2001:db8::1", "--mtu", "1000"], 2,
          ["MTU 1000", "IPv6", "1280"])
     case("gue-port-zero", null + ["--gue-port", "0"], 2, ["--gue-port", "0", "1 to 65535"])
