@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,24 @@ std::string rte_err(int e) {
     return std::string(rte_strerror(e < 0 ? -e : e));
 }
 
+// The value of `key` in a port spec ("name,key=value,..."), the last one
+// if it is given twice; nothing if it is not given.
+std::optional<std::string> devarg(const std::string &spec, const std::string &key) {
+    std::optional<std::string> v;
+    size_t pos = spec.find(',');
+    while (pos != std::string::npos) {
+        const size_t next = spec.find(',', pos + 1);
+        const std::string kv =
+            spec.substr(pos + 1, next == std::string::npos ? next : next - pos - 1);
+        if (kv.size() > key.size() && kv.compare(0, key.size(), key) == 0 &&
+            kv[key.size()] == '=') {
+            v = kv.substr(key.size() + 1);
+        }
+        pos = next;
+    }
+    return v;
+}
+
 // What a memif port spec says of its role and its server's socket, the
 // socket as /proc/net/unix shows it. DPDK 22.11's defaults: role client,
 // /run/memif.sock, an abstract address ("@...").
@@ -36,23 +55,9 @@ struct MemifSpec {
 };
 MemifSpec memif_spec_of(const std::string &spec) {
     MemifSpec m;
-    std::string path = "/run/memif.sock";
-    bool abstract = true;
-    size_t pos = spec.find(',');
-    while (pos != std::string::npos) {
-        const size_t next = spec.find(',', pos + 1);
-        const std::string kv =
-            spec.substr(pos + 1, next == std::string::npos ? next : next - pos - 1);
-        if (kv.rfind("socket=", 0) == 0) {
-            path = kv.substr(7);
-        } else if (kv.rfind("socket-abstract=", 0) == 0) {
-            abstract = kv.substr(16) != "no";
-        } else if (kv.rfind("role=", 0) == 0) {
-            m.client = kv.substr(5) != "server";
-        }
-        pos = next;
-    }
-    m.socket = abstract ? "@" + path : path;
+    const std::string path = devarg(spec, "socket").value_or("/run/memif.sock");
+    m.client = devarg(spec, "role").value_or("client") != "server";
+    m.socket = devarg(spec, "socket-abstract").value_or("yes") != "no" ? "@" + path : path;
     return m;
 }
 
@@ -266,6 +271,26 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             p.memif_client = m.client;
             p.memif_socket = m.client ? m.socket : "";
         }
+        p.pci = is_pci_address(spec);
+        if (std::strcmp(di.driver_name, "net_af_packet") == 0) {
+            // Its RX queues take mbufs of (framesz - 32) bytes at least
+            // (DPDK 22.11's default framesz: 2048; the PMD refused a bad value
+            // already), and the kernel truncates what does not fit a frame
+            // after its 64 bytes of header. The PMD reports 1518-byte frames
+            // whatever framesz is: sluice checks this itself.
+            const uint32_t framesz = static_cast<uint32_t>(
+                std::strtoul(devarg(spec, "framesz").value_or("2048").c_str(), nullptr, 10));
+            p.min_data_room = framesz;
+            if (framesz < opts.mtu + 14 + 2 * 4 + 64) {
+                throw DpdkError(fmt::format(
+                    "port '{}' (net_af_packet) has frames of {} bytes (framesz; 2048 unless "
+                    "given), too small for an MTU of {}: the kernel would cut larger packets "
+                    "short; give it framesz=N,blocksz=M with N at least the MTU + 128 and M a "
+                    "multiple of 4096 of at least N (e.g. framesz=10240,blocksz=20480 for an MTU "
+                    "of 9000), or a smaller --mtu",
+                    p.name, framesz, opts.mtu));
+            }
+        }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         if (maxq < queues_) {
             fmt::print(stderr,
@@ -299,6 +324,14 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                 di.max_rx_queues));
         }
     }
+}
+
+uint32_t Ports::frame_room(uint32_t mtu) const {
+    uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, mtu + 14 + 2 * 4);
+    for (const PortInfo &p : ports_) {
+        room = std::max(room, p.min_data_room);
+    }
+    return (room + 63) / 64 * 64;
 }
 
 void Ports::start(rte_mempool *mp, const Options &opts) {
@@ -352,8 +385,24 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         }
         p.n_rxq = queues_;
         p.n_txq = queues_;
-        // Allow MTU-sized frames: a failure is not fatal (vdevs often ignore it).
-        rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
+        // MTU-sized frames. A PMD without an MTU to set (pcap, null, memif)
+        // says ENOTSUP and carries what it is given. Above the frame size a
+        // PMD reports, ethdev says EINVAL: a NIC would drop larger frames (an
+        // error); vdevs report conservative sizes (tap 1522, af_packet 1518
+        // whatever its framesz, checked above), so for them it is a warning.
+        rc = rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
+        if (rc == -EINVAL && p.pci) {
+            throw DpdkError(fmt::format(
+                "port '{}' ({}) cannot carry an MTU of {} (frames of {} bytes at most): give a "
+                "smaller --mtu",
+                p.name, di.driver_name, opts.mtu, di.max_rx_pktlen));
+        }
+        if (rc == -EINVAL && std::strcmp(di.driver_name, "net_af_packet") != 0) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
+                       "less than the MTU of {} needs: larger ones may not arrive whole\n",
+                       p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
+        }
         const unsigned i = static_cast<unsigned>(&p - ports_.data());
         if (p.memif_client && !unix_listening(p.memif_socket)) {
             // Its server is not there (yet): the link supervisor connects.

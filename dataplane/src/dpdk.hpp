@@ -72,6 +72,8 @@ struct PortInfo {
     bool rss = false;
     bool memif_client = false; // connects to a memif server: may start before it, and outlive it
     std::string memif_socket;  // its server's socket as /proc/net/unix shows it ("@name": abstract)
+    uint32_t min_data_room = 0; // the bytes an mbuf must hold for its PMD (af_packet: framesz)
+    bool pci = false;           // a PCI device (a NIC), not a vdev
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what
@@ -92,6 +94,10 @@ class Ports {
     void start(rte_mempool *mp, const Options &opts);
     void stop() noexcept;
     const std::vector<PortInfo> &info() const { return ports_; }
+    // The mbuf data room (headroom not included) for frames of an IP MTU:
+    // a whole frame in one mbuf (the workers drop chained ones), behind
+    // Ethernet and two VLAN tags, and what every port's PMD asks for.
+    uint32_t frame_room(uint32_t mtu) const;
     const std::atomic<bool> *live() const { return live_.data(); }
 
     // For the link supervisor: start port i (0: started, live), or stop it

@@ -119,11 +119,14 @@ int run(int argc, char **argv) {
                 n_workers * (256 + kBurst) + 4096;
         mbufs = std::max(mbufs, 8191u);
     }
-    // One mbuf holds a whole frame of the MTU (the dataplane drops chained
-    // mbufs): an MTU-sized IP packet behind an Ethernet header and two VLAN
-    // tags, after the headroom that encapsulation writes into.
-    const uint32_t frame_room =
-        std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, (opts.mtu + 14 + 2 * 4 + 63) / 64 * 64);
+    // Each mbuf holds a whole frame of the MTU, after the headroom that
+    // encapsulation writes into.
+    const uint32_t frame_room = ports.frame_room(opts.mtu);
+    if (RTE_PKTMBUF_HEADROOM + frame_room > UINT16_MAX) {
+        throw DpdkError(fmt::format("mbufs of {} bytes are more than DPDK takes (65535): give "
+                                    "the ports smaller frames (af_packet: framesz)",
+                                    RTE_PKTMBUF_HEADROOM + frame_room));
+    }
     pool.emplace("sluice_mbufs", mbufs, static_cast<int>(rte_socket_id()),
                  static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + frame_room));
     step("mbuf pool created");

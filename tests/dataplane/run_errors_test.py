@@ -203,17 +203,16 @@ def config_case(name, text, rc, msg, eal_msg=(), path=None):
     check_run(name, argv, rc, msg, eal_msg, inst, pfx)
 
 
-def positive_control():
-    """Starts on net_null0 without hugepages, stops on SIGTERM with exit 0.
-    Returns the instance, whose region stays (for the cases that check an
-    existing region is left alone)."""
-    name = "start-and-stop"
+def positive_control(name="start-and-stop", port=("--port", "net_null0")):
+    """Starts on net_null0 (or `port`: sluice options) without hugepages,
+    stops on SIGTERM with exit 0. Returns the instance, whose region stays
+    (for the cases that check an existing region is left alone)."""
     inst, pfx = new_run_ids()
     rundir = os.path.join(runtime_base(), pfx)
     log = os.path.join(WORK, "control.log")
     argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
                                                   "--log-level=*:warning", "--",
-                                                  "--port", "net_null0", "--instance", inst]
+                                                  *port, "--instance", inst]
     with open(log, "w") as lf:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     t0 = time.monotonic()
@@ -377,6 +376,16 @@ def main():
              ["qpairs=2", "1 worker(s)", "give qpairs=1 or 2 lcores"])
         if open("/sys/class/net/lo/flags").read() != flags:
             fail("af-packet-qpairs", "the flags of lo changed")
+        # af_packet frames (framesz) too small for the MTU: the kernel would
+        # cut larger packets short. The PMD reports 1518-byte frames whatever
+        # framesz is, so sluice checks framesz itself.
+        case("af-packet-mtu", ["--port", "net_af_packet0,iface=lo", "--mtu", "9000"], 1,
+             ["framesz", "2048", "too small for an MTU of 9000", "framesz=10240,blocksz=20480"])
+        jumbo = positive_control("af-packet-jumbo-start",
+                                 ("--port", "net_af_packet0,iface=lo,framesz=10240,blocksz=20480",
+                                  "--mtu", "9000"))
+        if jumbo is not None:
+            os.unlink(f"/dev/shm/sluice-{jumbo}")
 
     # --- The positive control, then bad starts on state that exists. ---
     inst = positive_control()
