@@ -275,18 +275,37 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
         if (std::strcmp(di.driver_name, "net_af_packet") == 0) {
             // Its RX queues take mbufs of (framesz - 32) bytes at least
             // (DPDK 22.11's default framesz: 2048; the PMD refused a bad value
-            // already), and the kernel truncates what does not fit a frame
-            // after its 64 bytes of header. The PMD reports 1518-byte frames
-            // whatever framesz is: sluice checks this itself.
+            // already), and the kernel cuts short what does not fit a frame
+            // after its header: the packet starts 66 bytes in (TPACKET_V2's
+            // 52-byte header and sockaddr_ll, aligned to 16 past the MAC
+            // header; measured: framesz 9072 carries frames of 9006 bytes).
+            // The PMD reports 1518-byte frames whatever framesz is: sluice
+            // checks this itself, for an MTU-sized packet behind Ethernet and
+            // two VLAN tags.
             const uint32_t framesz = static_cast<uint32_t>(
                 std::strtoul(devarg(spec, "framesz").value_or("2048").c_str(), nullptr, 10));
+            // The PMD reads frame i at i * framesz in the ring, the kernel
+            // puts it at block * blocksz + k * framesz: the same only when
+            // framesz divides blocksz (the PMD does not check this; with
+            // framesz=9088,blocksz=16384 every frame but the first was lost).
+            const uint32_t blocksz = static_cast<uint32_t>(std::strtoul(
+                devarg(spec, "blocksz").value_or(std::to_string(getpagesize())).c_str(), nullptr,
+                10));
+            if (framesz == 0 || blocksz % framesz != 0) {
+                throw DpdkError(fmt::format(
+                    "port '{}' (net_af_packet): blocksz={} is not a multiple of framesz={}: the "
+                    "PMD would read its frames where the kernel does not put them; give a blocksz "
+                    "that is a multiple of both framesz and 4096 (e.g. framesz=10240,"
+                    "blocksz=20480)",
+                    p.name, blocksz, framesz));
+            }
             p.min_data_room = framesz;
-            if (framesz < opts.mtu + 14 + 2 * 4 + 64) {
+            if (framesz < opts.mtu + 14 + 2 * 4 + 66) {
                 throw DpdkError(fmt::format(
                     "port '{}' (net_af_packet) has frames of {} bytes (framesz; 2048 unless "
                     "given), too small for an MTU of {}: the kernel would cut larger packets "
                     "short; give it framesz=N,blocksz=M with N at least the MTU + 128 and M a "
-                    "multiple of 4096 of at least N (e.g. framesz=10240,blocksz=20480 for an MTU "
+                    "multiple of both N and 4096 (e.g. framesz=10240,blocksz=20480 for an MTU "
                     "of 9000), or a smaller --mtu",
                     p.name, framesz, opts.mtu));
             }

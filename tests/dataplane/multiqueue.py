@@ -78,8 +78,13 @@ def write_pcap(path, frames):
             f.write(fr)
 
 
-def flow_packet(f, seq, rnd):
-    """Packet `rnd` of flow f (0-based), tagged with its index `seq` in the pcap."""
+def flow_packet(f, seq, rnd, ip_size=0):
+    """Packet `rnd` of flow f (0-based), tagged with its index `seq` in the
+    pcap; with ip_size, padded to an IP packet of that many bytes."""
+    if ip_size:
+        p = flow_packet(f, seq, rnd)
+        pad = ip_size - (len(bytes(p)) - 14)
+        return p if pad <= 0 else p / Raw(b"j" * pad)
     payload = TAG + struct.pack(">I", seq) + b"p" * ((f + rnd) % 24)
     eth = Ether(src=ROUTER, dst=BOX_MAC)
     src4 = "198.18.%d.%d" % ((f >> 8) & 0xFF, f & 0xFF)
@@ -100,12 +105,12 @@ def cmd_gen(a):
     pkts = []
     for rnd in range(MAIN_ROUNDS):
         for f in range(MAIN_FLOWS):
-            pkts.append(bytes(flow_packet(f, len(pkts), rnd)))
+            pkts.append(bytes(flow_packet(f, len(pkts), rnd, a.ip_size)))
     # Affinity flows: other flows (indices past the main ones), dsr-l2 and ipip.
     for k in range(AFFINITY_FLOWS):
         f = MAIN_FLOWS + 8 * k + (k % 2) * 3
         for rnd in range(AFFINITY_PACKETS):
-            pkts.append(bytes(flow_packet(f, len(pkts), rnd)))
+            pkts.append(bytes(flow_packet(f, len(pkts), rnd, a.ip_size)))
     write_pcap(a.pcap, pkts)
     print("%d packets: %d flows x %d, then %d flows x %d one flow at a time"
           % (len(pkts), MAIN_FLOWS, MAIN_ROUNDS, AFFINITY_FLOWS, AFFINITY_PACKETS))
@@ -353,6 +358,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
+    g.add_argument("--ip-size", type=int, default=0,
+                   help="pad every packet to an IP packet of this many bytes")
     g.add_argument("pcap")
     s = sub.add_parser("send")
     s.add_argument("--iface", required=True, help="the veth end to send into and capture on")

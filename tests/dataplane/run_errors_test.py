@@ -381,6 +381,11 @@ def main():
         # framesz is, so sluice checks framesz itself.
         case("af-packet-mtu", ["--port", "net_af_packet0,iface=lo", "--mtu", "9000"], 1,
              ["framesz", "2048", "too small for an MTU of 9000", "framesz=10240,blocksz=20480"])
+        # blocksz not a multiple of framesz: the PMD reads frames framesz
+        # apart, the kernel puts them in blocks (it does not check this).
+        case("af-packet-blocksz",
+             ["--port", "net_af_packet0,iface=lo,framesz=9088,blocksz=16384", "--mtu", "9000"], 1,
+             ["blocksz=16384 is not a multiple of framesz=9088", "framesz=10240,blocksz=20480"])
         jumbo = positive_control("af-packet-jumbo-start",
                                  ("--port", "net_af_packet0,iface=lo,framesz=10240,blocksz=20480",
                                   "--mtu", "9000"))

@@ -101,7 +101,7 @@ ip -n "$ns" link set "$snd" up
 ip -n "$ns" link set "$dpe" up
 
 box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
-     --gateway-mac 02:00:00:00:00:fe --mtu 1500)
+     --gateway-mac 02:00:00:00:00:fe)
 $py "$here/multiqueue.py" gen in.pcap
 "$region" publish --instance "$inst" --spec "$here/services.json"
 "$lookup" --instance "$inst" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
@@ -112,7 +112,7 @@ $py "$here/multiqueue.py" gen in.pcap
 rc=0
 timeout 60 ip netns exec "$ns" nice -n 19 "$dp" -l 0 --no-pci "${mem_args[@]}" \
     --file-prefix "$prefix-1" --log-level='*:warning' -- \
-    --port "net_af_packet0,iface=$dpe,qpairs=2" --instance "$inst" "${box[@]}" \
+    --port "net_af_packet0,iface=$dpe,qpairs=2" --instance "$inst" "${box[@]}" --mtu 1500 \
     >dp1.log 2>&1 || rc=$?
 rm -rf "/var/run/dpdk/$prefix-1"
 if [ "$rc" != 1 ] || ! grep -q "qpairs=2 but sluice runs 1 worker" dp1.log; then
@@ -122,38 +122,42 @@ if [ "$rc" != 1 ] || ! grep -q "qpairs=2 but sluice runs 1 worker" dp1.log; then
 fi
 echo "one worker on qpairs=2: refused: $(grep -o 'port .*lcores' dp1.log)"
 
-t0=$(date +%s%N)
-# Not through nsx: $! must be the dataplane's pid (ip netns exec and nice exec).
-ip netns exec "$ns" nice -n 19 "$dp" -l "$lcores" --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
-    --log-level='*:warning' -- --port "net_af_packet0,iface=$dpe,qpairs=$qpairs" \
-    --instance "$inst" "${box[@]}" >dp.log 2>&1 &
-dp_pid=$!
-if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000; then
-    echo "FAIL: no worker running"
+# One run of the dataplane (two workers, -l $lcores, qpairs=$qpairs): started,
+# the frames of $pcap sent and captured, stopped, checked.
+run_phase() { # mtu port-spec-extra pcap pred
+    local mtu=$1 port_extra=$2 pcap=$3 pred=$4
+    t0=$(date +%s%N)
+    # Not through nsx: $! must be the dataplane's pid (ip netns exec and nice exec).
+    ip netns exec "$ns" nice -n 19 "$dp" -l "$lcores" --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
+        --log-level='*:warning' -- --port "net_af_packet0,iface=$dpe,qpairs=$qpairs$port_extra" \
+        --instance "$inst" "${box[@]}" --mtu "$mtu" >dp.log 2>&1 &
+    dp_pid=$!
+    if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000; then
+        echo "FAIL: no worker running"
+        cat dp.log
+        exit 1
+    fi
     cat dp.log
-    exit 1
-fi
-cat dp.log
-# With several queues the PMD has no RSS: sluice must say that the kernel
-# spreads the flows, not that the queues will not share the load.
-workers=$("$region" counters --instance "$inst" | $py -c 'import json,sys; print(json.load(sys.stdin)["n_workers"])')
-if [ "$workers" -gt 1 ] && ! grep -q "PACKET_FANOUT hash spreads flows" dp.log; then
-    echo "FAIL: the dataplane does not say that the kernel's fanout spreads flows over the queues"
-    exit 1
-fi
-if grep -q "will not share the load" dp.log; then
-    echo "FAIL: the dataplane says the af_packet queues will not share the load"
-    exit 1
-fi
+    # With several queues the PMD has no RSS: sluice must say that the kernel
+    # spreads the flows, not that the queues will not share the load.
+    workers=$("$region" counters --instance "$inst" | $py -c 'import json,sys; print(json.load(sys.stdin)["n_workers"])')
+    if [ "$workers" -gt 1 ] && ! grep -q "PACKET_FANOUT hash spreads flows" dp.log; then
+        echo "FAIL: the dataplane does not say that the kernel's fanout spreads flows over the queues"
+        exit 1
+    fi
+    if grep -q "will not share the load" dp.log; then
+        echo "FAIL: the dataplane says the af_packet queues will not share the load"
+        exit 1
+    fi
 
-nsx $py "$here/multiqueue.py" send --iface "$snd" --veth "$snd" "$dpe" --pred pred.jsonl \
-    --region "$region" --instance "$inst" in.pcap out.pcap stats.json
+    nsx $py "$here/multiqueue.py" send --iface "$snd" --veth "$snd" "$dpe" --pred "$pred" \
+        --region "$region" --instance "$inst" "$pcap" out.pcap stats.json
 
-# Per-worker rx through DPDK telemetry too, while the dataplane runs.
-tel=
-if command -v dpdk-telemetry.py >/dev/null; then
-    echo /sluice/workers | dpdk-telemetry.py -f "$prefix" >workers.json 2>&1 || true
-    if ! tel=$($py - workers.json <<'PY'
+    # Per-worker rx through DPDK telemetry too, while the dataplane runs.
+    tel=
+    if command -v dpdk-telemetry.py >/dev/null; then
+        echo /sluice/workers | dpdk-telemetry.py -f "$prefix" >workers.json 2>&1 || true
+        if ! tel=$($py - workers.json <<'PY'
 import json, re, sys
 m = re.search(r'\{"/sluice/workers".*\}', open(sys.argv[1]).read(), re.S)
 if not m:
@@ -161,32 +165,46 @@ if not m:
 ws = json.loads(m.group(0))["/sluice/workers"]
 print(" ".join(str(ws[k]["rx_packets"]) for k in sorted(ws, key=lambda k: int(k[len("worker"):]))))
 PY
-    ); then
-        echo "FAIL: no /sluice/workers answer through dpdk-telemetry.py:"
-        cat workers.json
+        ); then
+            echo "FAIL: no /sluice/workers answer through dpdk-telemetry.py:"
+            cat workers.json
+            exit 1
+        fi
+        echo "telemetry /sluice/workers rx_packets: $tel"
+    fi
+
+    kill -TERM "$dp_pid"
+    rc=0
+    wait "$dp_pid" || rc=$?
+    dp_pid=
+    t1=$(date +%s%N)
+    if [ "$rc" != 0 ]; then
+        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
+        cat dp.log
         exit 1
     fi
-    echo "telemetry /sluice/workers rx_packets: $tel"
-fi
+    echo "dataplane ran $(( (t1 - t0) / 1000000 )) ms; exit 0 after SIGTERM"
 
-kill -TERM "$dp_pid"
-rc=0
-wait "$dp_pid" || rc=$?
-dp_pid=
-t1=$(date +%s%N)
-if [ "$rc" != 0 ]; then
-    echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
-    cat dp.log
-    exit 1
-fi
-echo "dataplane ran $(( (t1 - t0) / 1000000 )) ms; exit 0 after SIGTERM"
+    "$region" counters --instance "$inst" >counters.json
+    region_rx=$($py -c 'import json,sys; print(" ".join(str(w["rx_packets"]) for w in json.load(open(sys.argv[1]))["workers"]))' counters.json)
+    if [ -n "$tel" ] && [ "$tel" != "$region_rx" ]; then
+        echo "FAIL: telemetry per-worker rx ($tel) differs from the region's after the stop ($region_rx)"
+        exit 1
+    fi
+    $py "$here/multiqueue.py" verify --veth "$snd" "$dpe" "$pcap" "$pred" out.pcap stats.json \
+        counters.json
+}
 
-"$region" counters --instance "$inst" >counters.json
-region_rx=$($py -c 'import json,sys; print(" ".join(str(w["rx_packets"]) for w in json.load(open(sys.argv[1]))["workers"]))' counters.json)
-if [ -n "$tel" ] && [ "$tel" != "$region_rx" ]; then
-    echo "FAIL: telemetry per-worker rx ($tel) differs from the region's after the stop ($region_rx)"
-    exit 1
-fi
-$py "$here/multiqueue.py" verify --veth "$snd" "$dpe" in.pcap pred.jsonl out.pcap stats.json \
-    counters.json
+echo "== 1500-byte MTU"
+run_phase 1500 "" in.pcap pred.jsonl
+
+echo "== jumbo frames: MTU 9000, af_packet frames of 10240 bytes"
+# IP packets of 8940 bytes (encapsulation adds up to 52: GUE to an IPv6
+# backend; within 9000), in af_packet frames of 10240 bytes (at least the
+# MTU + 88: the kernel puts a frame 66 bytes in; blocks a multiple of it).
+for i in "$snd" "$dpe"; do ip -n "$ns" link set "$i" mtu 9000; done
+$py "$here/multiqueue.py" gen --ip-size 8940 jumbo.pcap
+"$lookup" --instance "$inst" --pcap jumbo.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
+    --mtu 9000 >pred-jumbo.jsonl
+run_phase 9000 ",framesz=10240,blocksz=20480" jumbo.pcap pred-jumbo.jsonl
 echo "PASS"
