@@ -24,6 +24,10 @@ namespace sluice::dp {
 
 namespace {
 
+// What a frame carries besides its IP packet, at most: Ethernet and two
+// VLAN tags.
+constexpr uint32_t kL2Overhead = 14 + 2 * 4;
+
 std::string rte_err(int e) {
     return std::string(rte_strerror(e < 0 ? -e : e));
 }
@@ -272,7 +276,8 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             p.memif_socket = m.client ? m.socket : "";
         }
         p.pci = is_pci_address(spec);
-        if (std::strcmp(di.driver_name, "net_af_packet") == 0) {
+        p.af_packet = std::strcmp(di.driver_name, "net_af_packet") == 0;
+        if (p.af_packet) {
             // Its RX queues take mbufs of (framesz - 32) bytes at least
             // (DPDK 22.11's default framesz: 2048; the PMD refused a bad value
             // already), and the kernel cuts short what does not fit a frame
@@ -300,7 +305,7 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                     p.name, blocksz, framesz));
             }
             p.min_data_room = framesz;
-            if (framesz < opts.mtu + 14 + 2 * 4 + 66) {
+            if (framesz < opts.mtu + kL2Overhead + 66) {
                 throw DpdkError(fmt::format(
                     "port '{}' (net_af_packet) has frames of {} bytes (framesz; 2048 unless "
                     "given), too small for an MTU of {}: the kernel would cut larger packets "
@@ -311,6 +316,7 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             }
         }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
+        p.max_queues = maxq;
         if (maxq < queues_) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}' ({}) supports {} queue(s); using {} worker(s) "
@@ -332,21 +338,18 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     // PMD, spreads flows over them, also to the sockets of queues no worker
     // would read. Their packets would be lost until those rings filled.
     for (const PortInfo &p : ports_) {
-        rte_eth_dev_info di{};
-        if (rte_eth_dev_info_get(p.id, &di) == 0 &&
-            std::strcmp(di.driver_name, "net_af_packet") == 0 && di.max_rx_queues > queues_) {
+        if (p.af_packet && p.max_queues > queues_) {
             throw DpdkError(fmt::format(
                 "port '{}' has qpairs={} but sluice runs {} worker(s): the kernel's "
                 "PACKET_FANOUT hash would give flows to the {} queue(s) no worker reads, and "
                 "their packets would be lost; give qpairs={} or {} lcores",
-                p.name, di.max_rx_queues, queues_, di.max_rx_queues - queues_, queues_,
-                di.max_rx_queues));
+                p.name, p.max_queues, queues_, p.max_queues - queues_, queues_, p.max_queues));
         }
     }
 }
 
 uint32_t Ports::frame_room(uint32_t mtu) const {
-    uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, mtu + 14 + 2 * 4);
+    uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, mtu + kL2Overhead);
     for (const PortInfo &p : ports_) {
         room = std::max(room, p.min_data_room);
     }
@@ -360,12 +363,11 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         rte_eth_conf conf{};
         const uint64_t rss_hf =
             (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
-        const bool af_packet = std::strcmp(di.driver_name, "net_af_packet") == 0;
         if (queues_ > 1 && rss_hf != 0) {
             conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
             p.rss = true;
-        } else if (queues_ > 1 && af_packet) {
+        } else if (queues_ > 1 && p.af_packet) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}': no RSS in the PMD; the kernel's "
                        "PACKET_FANOUT hash spreads flows over its {} queues\n",
@@ -416,7 +418,7 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                 "smaller --mtu",
                 p.name, di.driver_name, opts.mtu, di.max_rx_pktlen));
         }
-        if (rc == -EINVAL && std::strcmp(di.driver_name, "net_af_packet") != 0) {
+        if (rc == -EINVAL && !p.af_packet) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
                        "less than the MTU of {} needs: larger ones may not arrive whole\n",
