@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <fmt/core.h>
 #include <rte_eal.h>
+#include <rte_eal_memconfig.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -55,12 +56,14 @@ std::optional<std::string> devarg(const std::string &spec, const std::string &ke
 // /run/memif.sock, an abstract address ("@...").
 struct MemifSpec {
     bool client = true;
+    bool zero_copy = false; // the PMD ignores zero-copy=yes on a server
     std::string socket;
 };
 MemifSpec memif_spec_of(const std::string &spec) {
     MemifSpec m;
     const std::string path = devarg(spec, "socket").value_or("/run/memif.sock");
     m.client = devarg(spec, "role").value_or("client") != "server";
+    m.zero_copy = m.client && devarg(spec, "zero-copy").value_or("no") == "yes";
     m.socket = devarg(spec, "socket-abstract").value_or("yes") != "no" ? "@" + path : path;
     return m;
 }
@@ -248,12 +251,19 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             }
             if (!is_pci_address(spec)) {
                 // EAL knew the driver (else rte_eal_init fails with ENODEV),
-                // which refused the spec: its message is above.
+                // which refused the spec: its message is above. memif's
+                // zero-copy client maps the EAL's memory one fd per memory
+                // segment list, which only --single-file-segments gives.
+                const bool zc = spec.rfind("net_memif", 0) == 0 &&
+                                devarg(spec, "zero-copy").value_or("no") == "yes" &&
+                                rte_mcfg_get_single_file_segments() == 0;
                 throw DpdkError(fmt::format(
                     "port '{}' was not created: its driver refused '{}' (see its message above: "
-                    "a key or value it does not take, a file or interface that is not there) "
-                    "(ports DPDK found: {})",
-                    p.name, spec, avail.empty() ? "none" : avail));
+                    "{}) (ports DPDK found: {})",
+                    p.name, spec,
+                    zc ? "memif zero-copy=yes needs the EAL option --single-file-segments"
+                       : "a key or value it does not take, a file or interface that is not there",
+                    avail.empty() ? "none" : avail));
             }
             const char *hint =
                 rte_eal_has_pci() == 0
@@ -274,6 +284,7 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
             const MemifSpec m = memif_spec_of(spec);
             p.memif_client = m.client;
             p.memif_socket = m.client ? m.socket : "";
+            p.memif_zero_copy = m.zero_copy;
         }
         p.pci = is_pci_address(spec);
         p.af_packet = std::strcmp(di.driver_name, "net_af_packet") == 0;

@@ -72,10 +72,11 @@ struct PortInfo {
     bool rss = false;
     bool memif_client = false; // connects to a memif server: may start before it, and outlive it
     std::string memif_socket;  // its server's socket as /proc/net/unix shows it ("@name": abstract)
-    uint32_t min_data_room = 0; // the bytes an mbuf must hold for its PMD (af_packet: framesz)
-    bool pci = false;           // a PCI device (a NIC), not a vdev
-    bool af_packet = false;     // net_af_packet: the kernel's fanout spreads flows, not RSS
-    uint16_t max_queues = 0;    // the queue pairs the device offers (af_packet: qpairs)
+    bool memif_zero_copy = false; // a memif client with zero-copy=yes: connects once (link.hpp)
+    uint32_t min_data_room = 0;   // the bytes an mbuf must hold for its PMD (af_packet: framesz)
+    bool pci = false;             // a PCI device (a NIC), not a vdev
+    bool af_packet = false;       // net_af_packet: the kernel's fanout spreads flows, not RSS
+    uint16_t max_queues = 0;      // the queue pairs the device offers (af_packet: qpairs)
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what

@@ -21,11 +21,13 @@ constexpr unsigned kRetryMs = 200; // between two start attempts
 // still starting can refuse it ("device disabled"), and the client then
 // waits for nothing: start again.
 constexpr unsigned kHandshakeMs = 300;
+// A zero-copy client connects only once per process (link.hpp): it lets a
+// new server settle this long after its socket appears, before it tries.
+constexpr unsigned kZeroCopySettleMs = 250;
 
 } // namespace
 
-LinkSupervisor::LinkSupervisor(Ports &ports, const std::atomic<bool> &stop)
-    : ports_(ports), stop_(stop) {
+LinkSupervisor::LinkSupervisor(Ports &ports, std::atomic<bool> &stop) : ports_(ports), stop_(stop) {
     bool any = false;
     for (const PortInfo &p : ports_.info()) {
         any = any || p.memif_client;
@@ -60,6 +62,7 @@ void LinkSupervisor::run() {
         uint64_t tried_ms = 0;   // of the last start attempt
         bool up = false;         // link seen up since the last start
         unsigned down_reads = 0; // consecutive down reads after having been up
+        uint64_t listen_ms = 0;  // since when its server listens (0: not seen listening)
     };
     const std::vector<PortInfo> &info = ports_.info();
     std::vector<State> st(info.size());
@@ -78,7 +81,17 @@ void LinkSupervisor::run() {
             const uint64_t now = now_ms();
             if (!ports_.live()[i].load(std::memory_order_acquire)) {
                 // Only once its server listens: the PMD logs every refused connect.
-                if (now - s.tried_ms < kRetryMs || !unix_listening(info[i].memif_socket)) {
+                if (now - s.tried_ms < kRetryMs) {
+                    continue;
+                }
+                if (!unix_listening(info[i].memif_socket)) {
+                    s.listen_ms = 0;
+                    continue;
+                }
+                if (s.listen_ms == 0) {
+                    s.listen_ms = now;
+                }
+                if (info[i].memif_zero_copy && now - s.listen_ms < kZeroCopySettleMs) {
                     continue;
                 }
                 s.tried_ms = now;
@@ -105,6 +118,17 @@ void LinkSupervisor::run() {
             // handshake did not complete in time.
             const bool lost = s.up && ++s.down_reads >= 2;
             const bool stuck = !s.up && now - s.started_ms >= kHandshakeMs;
+            if ((lost || stuck) && info[i].memif_zero_copy) {
+                fmt::print(stderr,
+                           "sluice-dataplane: port '{}': memif {}; a zero-copy memif client cannot "
+                           "connect again in this process (DPDK 22.11): exiting with status {} "
+                           "for the service manager to restart sluice-dataplane\n",
+                           info[i].name, lost ? "server gone" : "handshake did not complete",
+                           kExitRestart);
+                exit_status_.store(kExitRestart);
+                stop_.store(true, std::memory_order_relaxed);
+                return;
+            }
             if (lost || stuck) {
                 if (lost) {
                     fmt::print(stderr,

@@ -9,6 +9,17 @@
 // on two reads in a row, or did not come up within 300 ms of a start),
 // to start it again. Other ports are left alone. Transitions are written to
 // stderr, one line each.
+//
+// Except a zero-copy client (zero-copy=yes), which DPDK 22.11 cannot
+// connect twice in one process: on its first connect the PMD closes the
+// EAL's own file descriptors of the memory it shares (rte_memseg_get_fd's,
+// which the next connect sends to the server, stale, and which the EAL
+// itself still uses to grow and shrink its memory), and a disconnect leaks
+// the mbufs of its rings (up to two rings' worth, of 8191 in the default
+// pool). When such a port's server goes away, or its handshake does not
+// complete, the supervisor asks the dataplane to exit with kExitRestart,
+// for its service manager to start it again: a new process connects afresh
+// and resumes from the shared region.
 #pragma once
 
 #include <atomic>
@@ -18,21 +29,30 @@ namespace sluice::dp {
 
 class Ports;
 
+// The exit status that asks the service manager for a restart (sysexits.h's
+// EX_TEMPFAIL: "try again later").
+constexpr int kExitRestart = 75;
+
 class LinkSupervisor {
   public:
     // Runs only if a port is a memif client; stops when `stop` is set, or
-    // when destroyed.
-    LinkSupervisor(Ports &ports, const std::atomic<bool> &stop);
+    // when destroyed. Sets `stop` itself when the dataplane must restart
+    // (exit_status() is then kExitRestart).
+    LinkSupervisor(Ports &ports, std::atomic<bool> &stop);
     ~LinkSupervisor();
     LinkSupervisor(const LinkSupervisor &) = delete;
     LinkSupervisor &operator=(const LinkSupervisor &) = delete;
+
+    // 0, or kExitRestart once the supervisor asked the dataplane to exit.
+    int exit_status() const { return exit_status_.load(); }
 
   private:
     static void *main(void *arg);
     void run();
 
     Ports &ports_;
-    const std::atomic<bool> &stop_;
+    std::atomic<bool> &stop_;
+    std::atomic<int> exit_status_{0};
     std::atomic<bool> quit_{false};
     pthread_t thread_{};
     bool running_ = false;

@@ -5,7 +5,9 @@
 // Sets up the EAL and the ports, maps the shared region of its instance,
 // starts one worker per lcore (the main lcore included), runs until
 // SIGINT/SIGTERM, then stops RX, flushes TX, stops and closes the ports and
-// exits 0. Exit 2: a usage error (options, config file), 1: a setup error.
+// exits 0. Exit 2: a usage error (options, config file), 1: a setup error,
+// 75: a restart is needed (a zero-copy memif client lost its server:
+// link.hpp).
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -237,6 +239,9 @@ int run(int argc, char **argv) {
         usleep(10000);
     }
     rte_eal_mp_wait_lcore();
+    if (status == 0) {
+        status = links->exit_status();
+    }
     links.reset();
     ports.stop();
     sluice::io_guard::disarm();

@@ -330,6 +330,11 @@ def main():
           "ports DPDK found: none"])
     case("vdev-unparsable", ["--port", "net_null0,=x"], 1,
          ["port 'net_null0' was not created", "refused 'net_null0,=x'"])
+    zc_sock = os.path.join(WORK, "zc.sock")
+    case("vdev-memif-zero-copy-segments",
+         ["--port", f"net_memif0,role=client,socket={zc_sock},socket-abstract=no,zero-copy=yes"],
+         1, ["port 'net_memif0' was not created", "zero-copy=yes needs the EAL option "
+             "--single-file-segments"], ["Zero-copy doesn't support multi-file segments"])
     pcap_in = os.path.join(WORK, "missing.pcap")
     pcap_out = os.path.join(WORK, "out.pcap")
     case("vdev-pcap-missing-file", ["--port", f"net_pcap0,rx_pcap={pcap_in},tx_pcap={pcap_out}"],

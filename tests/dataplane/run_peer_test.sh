@@ -12,6 +12,12 @@
 #     up within LINK_LIMIT_MS of its start, and gets its traffic back, every
 #     packet to the backend the table says;
 #  3. SIGTERM: the dataplane exits 0.
+# With SLUICE_MEMIF_ZERO_COPY=1 the dataplane's client is zero-copy, which
+# cannot connect twice in one process (link.hpp) and exits with status 75
+# for its service manager to start it again: here a loop that does what
+# systemd's Restart=on-failure would. In 2, after each server the dataplane
+# must exit with status 75 within a second, saying why, and the one started
+# again must serve the next server as above.
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
@@ -39,12 +45,57 @@ dp_alive() {
     fi
 }
 
+dp_argv=("$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' --
+    --port "$dp_port" --instance "$inst" --mac 02:00:00:00:00:aa)
+: >exits.txt
+: >dp.log
+if [ -z "$zero_copy" ]; then
+    "${dp_argv[@]}" >>dp.log 2>&1 &
+    dp_pid=$!
+    pids+=($dp_pid)
+else
+    # The service manager: each exit status to exits.txt, a restart after 75.
+    (
+        while :; do
+            "${dp_argv[@]}" >>dp.log 2>&1 && st=0 || st=$?
+            echo "$st" >>exits.txt
+            [ "$st" = 75 ] || exit "$st"
+        done
+    ) &
+    dp_pid=$!
+    pids+=($dp_pid)
+fi
+zc_gone="memif server gone; a zero-copy memif client cannot connect again"
+gone() { grep -c "$zc_gone" dp.log || true; }
+# After a server: the dataplane goes on; a zero-copy one says why and exits
+# 75 within a second ($1: its count of servers gone before), and its
+# successor runs its worker.
+after_server() {
+    if [ -n "$zero_copy" ]; then
+        for _ in $(seq 100); do [ "$(gone)" -gt "$1" ] && break; sleep 0.01; done
+        if [ "$(gone)" -le "$1" ]; then
+            echo "FAIL: the zero-copy dataplane did not exit within a second $2"
+            tail -20 dp.log
+            exit 1
+        fi
+        local t
+        t=$("$region" now)
+        sleep 0.1
+        if grep -qv '^75$' exits.txt; then
+            echo "FAIL: the zero-copy dataplane exited with status $(grep -v '^75$' exits.txt | head -1) $2, want 75"
+            tail -20 dp.log
+            exit 1
+        fi
+        "$region" wait-worker --instance "$inst" --timeout-ms 10000 --after-ns "$t" || {
+            echo "FAIL: no dataplane ran again $2"
+            tail -20 dp.log
+            exit 1
+        }
+    fi
+    dp_alive "$2"
+}
+
 echo "== 1. dataplane first, no memif server yet"
-"$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-    --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
-    --mac 02:00:00:00:00:aa >dp.log 2>&1 &
-dp_pid=$!
-pids+=($dp_pid)
 "$region" wait-worker --instance "$inst" --timeout-ms 10000 || { cat dp.log; exit 1; }
 sleep 0.5
 dp_alive "with no memif server"
@@ -59,6 +110,7 @@ kills=0
 for r in $(seq "$rounds"); do
     rm -f "$sock" gen.json # a killed server leaves its socket file behind
     rx0=$(rx_total)
+    g0=$(gone)
     "$gen" -l 0 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows $flows \
         --window 256 --duration-ms 1200 --drain-ms 500 --expect expect.txt >gen.json 2>gen.log &
@@ -77,11 +129,11 @@ for r in $(seq "$rounds"); do
         wait "$gen_pid" 2>/dev/null || true
         kills=$((kills + 1))
         sleep 0.2
-        dp_alive "after its memif server was killed (round $r)"
-        echo "round $r: server killed; dataplane alive"
+        after_server "$g0" "after its memif server was killed (round $r)"
+        echo "round $r: server killed; dataplane ${zero_copy:+restarted, }alive"
     else
         wait "$gen_pid" || { echo "FAIL: sluice-gen failed (round $r)"; cat gen.log; exit 1; }
-        dp_alive "after its memif server left (round $r)"
+        after_server "$g0" "after its memif server left (round $r)"
         /usr/bin/python3 - gen.json "$r" "$link_limit_ms" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))
@@ -103,8 +155,9 @@ PY
     fi
 done
 
-# The worker counted its loop and its busy cycles (region.h).
-"$region" counters --instance "$inst" | /usr/bin/python3 -c '
+# The worker counted its loop and its busy cycles (region.h); a zero-copy
+# dataplane is a new process since the last traffic.
+[ -n "$zero_copy" ] || "$region" counters --instance "$inst" | /usr/bin/python3 -c '
 import json, sys
 w = json.load(sys.stdin)["workers"][0]
 print("worker: loop %d, busy %d TSC cycles" % (w["loop_tsc"], w["busy_tsc"]))
@@ -114,9 +167,17 @@ sys.exit(0 if 0 < w["busy_tsc"] <= w["loop_tsc"] else 1)' || {
 }
 
 echo "== 3. SIGTERM"
-kill -TERM "$dp_pid"
+if [ -n "$zero_copy" ]; then
+    pkill -TERM -P "$dp_pid" -f sluice-dataplane # the loop's dataplane; the loop then ends
+else
+    kill -TERM "$dp_pid"
+fi
 wait "$dp_pid" || { echo "FAIL: sluice-dataplane exit status $?"; tail -20 dp.log; exit 1; }
-lost=$(grep -c "memif server gone; reconnecting" dp.log || true)
+if [ -n "$zero_copy" ]; then
+    lost=$(gone)
+else
+    lost=$(grep -c "memif server gone; reconnecting" dp.log || true)
+fi
 echo "dataplane saw its server go $lost times ($kills killed, $((rounds - kills)) ended)"
 if [ "$lost" -lt "$rounds" ]; then
     echo "FAIL: $rounds servers went away, the dataplane noticed $lost"

@@ -29,7 +29,7 @@ rx_total() {
 }
 start_dp() {
     "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-        --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
+        --port "$dp_port" --instance "$inst" \
         --mac 02:00:00:00:00:aa -v >>dp.log 2>&1 &
     dp_pid=$!
     pids+=($dp_pid)

@@ -34,7 +34,7 @@ pids+=($gen_pid)
 for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
 [ -S "$sock" ] || { echo "FAIL: sluice-gen did not create $sock"; cat gen.log; exit 1; }
 "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
-    --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
+    --port "$dp_port" --instance "$inst" \
     --mac 02:00:00:00:00:aa >dp.log 2>&1 &
 dp_pid=$!
 pids+=($dp_pid)
