@@ -37,7 +37,14 @@ sock=$work/memif.sock
 dp_port="net_memif0,role=client,socket=$sock,socket-abstract=no,id=0$zero_copy"
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    # A pid may be a subshell that runs the dataplane (run_peer_test.sh's
+    # restart loop): it first, so that it starts nothing more, then its
+    # children.
+    local p kids
+    for p in "${pids[@]}"; do
+        kids=$(pgrep -P "$p" || true)
+        kill -9 "$p" $kids 2>/dev/null || true
+    done
     "$region" unlink --instance "$inst" 2>/dev/null || true
     rm -rf "$work"
 }

@@ -12,6 +12,10 @@
 #     also against testpmd with frames of the encapsulated size. Also the
 #     share of its loop the sluice worker spent on polls that brought
 #     packets, in the middle of each run (busy_tsc / loop_tsc, region.h).
+#     Once per memif mode in ZERO_COPY: "no", the client copies frames
+#     between its mbufs and the shared buffers; "yes", the client (sluice or
+#     testpmd alike: zero-copy=yes, EAL --single-file-segments) lends its
+#     mbufs to the server, which then copies for both.
 #  2. The in-memory pipeline (parse + decide + rewrite, no I/O) on one core.
 #  3. The pipeline's rate by number of backends (1-1000) and of flows
 #     (1k-10M), dsr-l2.
@@ -32,7 +36,8 @@
 #        PROTO (udp), PIPELINE_PACKETS (50000000),
 #        SWEEPS ("io pipeline backends flows vips": which parts above to run,
 #        always in that order; e.g. SWEEPS=vips),
-#        VIPS_LIST ("1 16 256 1024"), VIP_BACKENDS (4), VIP_TABLE_SIZE (1021)
+#        VIPS_LIST ("1 16 256 1024"), VIP_BACKENDS (4), VIP_TABLE_SIZE (1021),
+#        ZERO_COPY ("no yes": the memif modes of part 1; the other parts: no)
 # Needs root and hugepages (or it falls back to --no-huge).
 set -euo pipefail
 
@@ -45,6 +50,15 @@ modes=${MODES:-"dsr-l2 ipip"}
 proto=${PROTO:-udp}
 pipeline_packets=${PIPELINE_PACKETS:-50000000}
 sweeps=${SWEEPS:-"io pipeline backends flows vips"}
+zero_copy_modes=${ZERO_COPY:-"no yes"}
+for z in $zero_copy_modes; do
+    case $z in
+        no | yes) ;;
+        *) echo "ZERO_COPY: '$z': no or yes" >&2; exit 2 ;;
+    esac
+done
+# The memif client's zero-copy mode in run_once: "" or ",zero-copy=yes".
+zc=""
 vips_list=${VIPS_LIST:-"1 16 256 1024"}
 vip_backends=${VIP_BACKENDS:-4}
 vip_table=${VIP_TABLE_SIZE:-1021}
@@ -126,9 +140,11 @@ run_once() {
     local g=$!
     pids+=("$g")
     for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
+    local cmem=("${mem[@]}")
+    [ -n "$zc" ] && cmem+=(--single-file-segments)
     if [ "$1" = sluice ]; then
-        "$dp" -l 1 --no-pci "${mem[@]}" --file-prefix "bench-dp-$$" --log-level='*:error' -- \
-            --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" --instance "$inst" \
+        "$dp" -l 1 --no-pci "${cmem[@]}" --file-prefix "bench-dp-$$" --log-level='*:error' -- \
+            --port "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0$zc" --instance "$inst" \
             --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe \
             >"$work/peer.log" 2>&1 &
         peer=$!
@@ -151,8 +167,8 @@ print("%.0f" % (100.0 * db / dl) if dl > 0 and a["pid"] == b["pid"] else "?")' "
     else
         # testpmd needs a main lcore besides its forwarding lcore: main on
         # CPU 0 (it sleeps), forwarding on CPU 1.
-        "$testpmd" -l 0,1 --main-lcore 0 --no-pci "${mem[@]}" --file-prefix "bench-tp-$$" \
-            --log-level='*:error' --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0" -- \
+        "$testpmd" -l 0,1 --main-lcore 0 --no-pci "${cmem[@]}" --file-prefix "bench-tp-$$" \
+            --log-level='*:error' --vdev "net_memif0,role=client,socket=$sock,socket-abstract=no,id=0$zc" -- \
             --forward-mode=macswap --auto-start --stats-period 10 --nb-cores=1 \
             >"$work/peer.log" 2>&1 &
         peer=$!
@@ -177,7 +193,7 @@ spread() {
 }
 
 echo "# sluice dataplane benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $flows flows, 64-byte $proto frames, ${duration} ms per run, $runs runs; parts: $sweeps"
+echo "# $flows flows, 64-byte $proto frames, ${duration} ms per run, $runs runs; parts: $sweeps; memif zero-copy (I/O): $zero_copy_modes"
 # The median of a[i] / b[i] over the pairs of runs made one after the other
 # (a's runs first, then b's): steadier than the ratio of the medians when the
 # machine changes speed during the benchmark.
@@ -195,55 +211,60 @@ encap_bytes() {
 }
 
 if want io; then
-    echo "# I/O path: 1 VIP, 100 backends"
-    echo
-    echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio | ratio, median of run pairs | sluice worker busy % (runs) |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-    longer=()
-    for mode in $modes; do
-        "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
-        extra=$(encap_bytes "$mode")
-        s=()
-        t=()
-        tl=()
-        bz=()
-        for _ in $(seq "$runs"); do
-            s+=("$(busy_sample=1 run_once sluice)")
-            bz+=("$(cat "$work/busy" 2>/dev/null || echo "?")")
-            if [ -n "$testpmd" ]; then
-                t+=("$(run_once testpmd)")
-                if [ "$extra" -gt 0 ]; then
-                    tl+=("$(run_once testpmd 1 $((60 + extra)))")
+    for zmode in $zero_copy_modes; do
+        if [ "$zmode" = yes ]; then zc=",zero-copy=yes"; else zc=""; fi
+        [ "$zmode" = yes ] && echo
+        echo "# I/O path: 1 VIP, 100 backends, memif zero-copy=$zmode"
+        echo
+        echo "| mode | sluice Mpps (runs) | testpmd macswap Mpps (runs) | sluice median | testpmd median | ratio | ratio, median of run pairs | sluice worker busy % (runs) |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+        longer=()
+        for mode in $modes; do
+            "$region" publish --instance "$inst" --spec "$(spec "$mode")" >/dev/null
+            extra=$(encap_bytes "$mode")
+            s=()
+            t=()
+            tl=()
+            bz=()
+            for _ in $(seq "$runs"); do
+                s+=("$(busy_sample=1 run_once sluice)")
+                bz+=("$(cat "$work/busy" 2>/dev/null || echo "?")")
+                if [ -n "$testpmd" ]; then
+                    t+=("$(run_once testpmd)")
+                    if [ "$extra" -gt 0 ]; then
+                        tl+=("$(run_once testpmd 1 $((60 + extra)))")
+                    fi
                 fi
+            done
+            sm=$(median "${s[@]}")
+            if [ -n "$testpmd" ]; then
+                tm=$(median "${t[@]}")
+                ratio=$(awk -v a="$sm" -v b="$tm" 'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}')
+                pr=$(pair_median "${s[*]}" "${t[*]}")
+            else
+                tm=n/a
+                ratio=n/a
+                pr=n/a
+            fi
+            echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio | $pr | ${bz[*]} |"
+            if [ "${#tl[@]}" -gt 0 ]; then
+                tlm=$(median "${tl[@]}")
+                longer+=("| $mode | $((64 + extra)) | ${tl[*]} | $tlm | $(awk -v a="$sm" -v b="$tlm" \
+                    'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}') | $(pair_median "${s[*]}" "${tl[*]}") |")
             fi
         done
-        sm=$(median "${s[@]}")
-        if [ -n "$testpmd" ]; then
-            tm=$(median "${t[@]}")
-            ratio=$(awk -v a="$sm" -v b="$tm" 'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}')
-            pr=$(pair_median "${s[*]}" "${t[*]}")
-        else
-            tm=n/a
-            ratio=n/a
-            pr=n/a
-        fi
-        echo "| $mode | ${s[*]} | ${t[*]:-} | $sm | $tm | $ratio | $pr | ${bz[*]} |"
-        if [ "${#tl[@]}" -gt 0 ]; then
-            tlm=$(median "${tl[@]}")
-            longer+=("| $mode | $((64 + extra)) | ${tl[*]} | $tlm | $(awk -v a="$sm" -v b="$tlm" \
-                'BEGIN {printf "%.2f", (b > 0) ? (a / b) : 0}') | $(pair_median "${s[*]}" "${tl[*]}") |")
+        if [ "${#longer[@]}" -gt 0 ]; then
+            echo
+            echo "Encapsulation returns longer frames than it receives; over memif each extra cache line"
+            echo "is one more transfer between the two cores. testpmd macswap with the generator sending"
+            echo "frames of the encapsulated size (in the same runs, alternating):"
+            echo
+            echo "| mode | frame on the wire (bytes) | testpmd macswap at that size Mpps (runs) | median | sluice / it | median of run pairs |"
+            echo "| --- | --- | --- | --- | --- | --- |"
+            printf '%s\n' "${longer[@]}"
         fi
     done
-    if [ "${#longer[@]}" -gt 0 ]; then
-        echo
-        echo "Encapsulation returns longer frames than it receives; over memif each extra cache line"
-        echo "is one more transfer between the two cores. testpmd macswap with the generator sending"
-        echo "frames of the encapsulated size (in the same runs, alternating):"
-        echo
-        echo "| mode | frame on the wire (bytes) | testpmd macswap at that size Mpps (runs) | median | sluice / it | median of run pairs |"
-        echo "| --- | --- | --- | --- | --- | --- |"
-        printf '%s\n' "${longer[@]}"
-    fi
+    zc=""
 fi
 
 if want pipeline; then
