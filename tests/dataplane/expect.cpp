@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // sluice-dp-expect (test helper): for sluice-gen's flows (tools/gen/flows.h),
-// the backend MAC each table of the given specs sends a flow to, one line
-// per flow: "FLOW MAC_A [MAC_B]". Uses decide.h on tables filled exactly as
-// the test publisher fills them.
+// the backend each table of the given specs sends a flow to, one line per
+// flow: "FLOW BACKEND_A [BACKEND_B]", a backend being its MAC for a dsr-l2
+// service and its IPv4 address for ipip and gue (what sluice-gen --expect
+// compares). Uses decide.h on tables filled exactly as the test publisher
+// fills them.
 //
 // sluice-dp-expect --flows N --vip A --dport P --proto udp|tcp --spec A.json [--spec B.json]
 #include <arpa/inet.h>
@@ -66,7 +68,17 @@ int main(int argc, char **argv) {
                     std::printf(" none");
                     continue;
                 }
-                const uint8_t *m = t->backends[d.backend_id].mac;
+                const sl_backend &be = t->backends[d.backend_id];
+                if (t->services[d.service_id].fwd_mode != SL_FWD_DSR_L2) {
+                    if (be.family != SL_AF_INET) {
+                        throw std::runtime_error("flow " + std::to_string(f) +
+                                                 ": an IPv6 backend of an encapsulating service "
+                                                 "(sluice-gen checks IPv4 outer headers only)");
+                    }
+                    std::printf(" %u.%u.%u.%u", be.addr[0], be.addr[1], be.addr[2], be.addr[3]);
+                    continue;
+                }
+                const uint8_t *m = be.mac;
                 std::printf(" %02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
             }
             std::printf("\n");

@@ -67,32 +67,35 @@ else
 fi
 zc_gone="memif server gone; a zero-copy memif client cannot connect again"
 gone() { grep -c "$zc_gone" dp.log || true; }
+exits() { wc -l <exits.txt; }
 # After a server: the dataplane goes on; a zero-copy one says why and exits
-# 75 within a second ($1: its count of servers gone before), and its
-# successor runs its worker.
+# 75 within a second ($1, $2: its counts of servers gone and of exits
+# before), and its successor runs its worker.
 after_server() {
     if [ -n "$zero_copy" ]; then
-        for _ in $(seq 100); do [ "$(gone)" -gt "$1" ] && break; sleep 0.01; done
-        if [ "$(gone)" -le "$1" ]; then
-            echo "FAIL: the zero-copy dataplane did not exit within a second $2"
+        for _ in $(seq 100); do
+            [ "$(gone)" -gt "$1" ] && [ "$(exits)" -gt "$2" ] && break
+            sleep 0.01
+        done
+        if [ "$(gone)" -le "$1" ] || [ "$(exits)" -le "$2" ]; then
+            echo "FAIL: the zero-copy dataplane did not say why and exit within a second $3"
             tail -20 dp.log
             exit 1
         fi
         local t
         t=$("$region" now)
-        sleep 0.1
         if grep -qv '^75$' exits.txt; then
-            echo "FAIL: the zero-copy dataplane exited with status $(grep -v '^75$' exits.txt | head -1) $2, want 75"
+            echo "FAIL: the zero-copy dataplane exited with status $(grep -v '^75$' exits.txt | head -1) $3, want 75"
             tail -20 dp.log
             exit 1
         fi
         "$region" wait-worker --instance "$inst" --timeout-ms 10000 --after-ns "$t" || {
-            echo "FAIL: no dataplane ran again $2"
+            echo "FAIL: no dataplane ran again $3"
             tail -20 dp.log
             exit 1
         }
     fi
-    dp_alive "$2"
+    dp_alive "$3"
 }
 
 echo "== 1. dataplane first, no memif server yet"
@@ -111,6 +114,7 @@ for r in $(seq "$rounds"); do
     rm -f "$sock" gen.json # a killed server leaves its socket file behind
     rx0=$(rx_total)
     g0=$(gone)
+    e0=$(exits)
     "$gen" -l 0 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows $flows \
         --window 256 --duration-ms 1200 --drain-ms 500 --expect expect.txt >gen.json 2>gen.log &
@@ -129,11 +133,11 @@ for r in $(seq "$rounds"); do
         wait "$gen_pid" 2>/dev/null || true
         kills=$((kills + 1))
         sleep 0.2
-        after_server "$g0" "after its memif server was killed (round $r)"
+        after_server "$g0" "$e0" "after its memif server was killed (round $r)"
         echo "round $r: server killed; dataplane ${zero_copy:+restarted, }alive"
     else
         wait "$gen_pid" || { echo "FAIL: sluice-gen failed (round $r)"; cat gen.log; exit 1; }
-        after_server "$g0" "after its memif server left (round $r)"
+        after_server "$g0" "$e0" "after its memif server left (round $r)"
         /usr/bin/python3 - gen.json "$r" "$link_limit_ms" <<'PY'
 import json, sys
 g = json.load(open(sys.argv[1]))

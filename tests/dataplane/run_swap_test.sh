@@ -7,6 +7,8 @@
 # decide.h on the same specs); meanwhile the test publisher publishes A and B
 # alternately 1000 times. Pass: nothing lost, nothing misrouted, both tables
 # seen, every swap done while traffic flowed.
+# SLUICE_SWAP_FWD=ipip|gue: the same services in that forwarding mode; every
+# returned packet must then be encapsulated towards its backend's address.
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_DP_EXPECT, SLUICE_GEN_BIN, SLUICE_TEST_DIR.
@@ -21,6 +23,16 @@ source "$(dirname "$0")/memif_common.sh"
 flows=4096
 A=$here/swap_a.json
 B=$here/swap_b.json
+fwd=${SLUICE_SWAP_FWD:-dsr-l2}
+if [ "$fwd" != dsr-l2 ]; then
+    for t in a b; do
+        sed "s/\"fwd\": \"dsr-l2\"/\"fwd\": \"$fwd\"/" "$here/swap_$t.json" >"swap_$t.json"
+        grep -q "\"fwd\": \"$fwd\"" "swap_$t.json" || { echo "FAIL: no $fwd service in swap_$t.json"; exit 1; }
+    done
+    A=$work/swap_a.json
+    B=$work/swap_b.json
+fi
+echo "forwarding: $fwd"
 "$expect" --flows $flows --vip 10.0.0.1 --dport 80 --proto udp --spec "$A" --spec "$B" >expect.txt
 "$region" publish --instance "$inst" --spec "$A"
 
@@ -35,7 +47,7 @@ for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
 [ -S "$sock" ] || { echo "FAIL: sluice-gen did not create $sock"; cat gen.log; exit 1; }
 "$dp" -l 1 --no-pci "${mem_args[@]}" --log-level='*:warning' -- \
     --port "$dp_port" --instance "$inst" \
-    --mac 02:00:00:00:00:aa >dp.log 2>&1 &
+    --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe >dp.log 2>&1 &
 dp_pid=$!
 pids+=($dp_pid)
 "$region" wait-worker --instance "$inst" --timeout-ms 10000 || { cat dp.log gen.log; exit 1; }

@@ -18,8 +18,10 @@
 //  SIGINT/SIGTERM ends the sending early; what returns within --drain-ms
 //  is still counted. While the port's link is down (memif: no peer, or the
 //  peer died) nothing is sent or received; both resume when it is back up.
-//  --expect F   lines "FLOW MAC [MAC]": the backend MACs allowed for a flow
-//               (dsr-l2: the returned frame's destination MAC).
+//  --expect F   lines "FLOW BACKEND [BACKEND]": the backends allowed for a
+//               flow (at most two), each a MAC (dsr-l2: the returned frame's
+//               destination MAC) or an IPv4 address (ipip, gue: the
+//               destination of the returned frame's outer IPv4 header).
 // Prints one JSON object: sent, received, lost, misrouted, the rate.
 #include <algorithm>
 #include <array>
@@ -94,6 +96,50 @@ uint64_t mac_key(const uint8_t *m) {
     return k;
 }
 
+// Where a frame's L3 header starts, past VLAN tags, and its ethertype.
+uint32_t l3_offset(const uint8_t *p, uint32_t len, uint16_t *et) {
+    uint32_t off = 12;
+    *et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
+    while ((*et == SL_ETH_P_8021Q || *et == SL_ETH_P_8021AD) && off + 6 <= len) {
+        off += 4;
+        *et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
+    }
+    return off + 2;
+}
+
+// A backend of --expect as a key: a MAC's 48 bits, or an IPv4 address with
+// bit 63 set. False if the text is neither.
+constexpr uint64_t kIpKey = uint64_t{1} << 63;
+bool parse_backend(const std::string &s, uint64_t *key) {
+    uint8_t m[6];
+    in_addr a{};
+    if (parse_mac(s, m)) {
+        *key = mac_key(m);
+        return true;
+    }
+    if (inet_pton(AF_INET, s.c_str(), &a) == 1) {
+        *key = kIpKey | a.s_addr;
+        return true;
+    }
+    return false;
+}
+
+// The key a returned frame reached, of the kind of `want`: its destination
+// MAC, or the destination of its first (outer) IPv4 header; 0 if it has none.
+uint64_t reached_key(const uint8_t *p, uint32_t len, uint64_t want) {
+    if ((want & kIpKey) == 0) {
+        return mac_key(p);
+    }
+    uint16_t et = 0;
+    const uint32_t off = l3_offset(p, len, &et);
+    if (et != SL_ETH_P_IPV4 || off + 20 > len) {
+        return 0;
+    }
+    uint32_t daddr;
+    std::memcpy(&daddr, p + off + 16, 4);
+    return kIpKey | daddr;
+}
+
 uint16_t csum16(const void *data, size_t len) {
     const auto *p = static_cast<const uint8_t *>(data);
     uint32_t s = 0;
@@ -151,13 +197,8 @@ Template make_template(const Opts &o) {
 
 // The generator's payload in a returned frame (plain, IPIP or GUE), or null.
 const sl_gen_payload *find_payload(const uint8_t *p, uint32_t len) {
-    uint32_t off = 12;
-    uint16_t et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
-    while ((et == SL_ETH_P_8021Q || et == SL_ETH_P_8021AD) && off + 6 <= len) {
-        off += 4;
-        et = static_cast<uint16_t>(p[off] << 8 | p[off + 1]);
-    }
-    off += 2;
+    uint16_t et = 0;
+    uint32_t off = l3_offset(p, len, &et);
     for (int depth = 0; depth < 3; depth++) {
         if (et != SL_ETH_P_IPV4 || off + 20 > len) {
             return nullptr;
@@ -266,7 +307,7 @@ int run(int argc, char **argv) {
     for (uint32_t k = 0; k < o.vips; k++) {
         vip_be[k] = htonl(sl_gen_vip(o.vip, k, o.vips));
     }
-    // Allowed MACs per flow, at most two.
+    // Allowed backends per flow, at most two (parse_backend's keys).
     std::vector<std::array<uint64_t, 2>> allowed;
     if (!o.expect.empty()) {
         allowed.assign(o.flows, std::array<uint64_t, 2>{0, 0});
@@ -278,10 +319,18 @@ int run(int argc, char **argv) {
             std::string a;
             std::string b;
             ls >> f >> a >> b;
-            uint8_t m[6];
-            if (f < o.flows && parse_mac(a, m)) {
-                allowed[f][0] = mac_key(m);
-                allowed[f][1] = b.empty() || !parse_mac(b, m) ? allowed[f][0] : mac_key(m);
+            uint64_t ka = 0;
+            uint64_t kb = 0;
+            if (f < o.flows && parse_backend(a, &ka)) {
+                allowed[f][0] = ka;
+                allowed[f][1] = b.empty() || !parse_backend(b, &kb) ? ka : kb;
+                if ((allowed[f][0] ^ allowed[f][1]) & kIpKey) {
+                    std::fprintf(stderr,
+                                 "sluice-gen: %s: flow %u: a MAC and an IPv4 address (a flow's "
+                                 "backends are all MACs or all addresses)\n",
+                                 o.expect.c_str(), f);
+                    return 1;
+                }
             }
         }
     }
@@ -435,8 +484,8 @@ int run(int argc, char **argv) {
             } else {
                 received++;
                 if (!allowed.empty()) {
-                    const uint64_t mk = mac_key(p);
                     const auto &al = allowed[pl->flow < o.flows ? pl->flow : 0];
+                    const uint64_t mk = reached_key(p, rte_pktmbuf_data_len(rx[k]), al[0]);
                     if (mk != al[0] && mk != al[1]) {
                         misrouted++;
                     } else if (al[0] != al[1]) {
