@@ -112,6 +112,10 @@ std::optional<Options> parse_options(int argc, char **argv) {
     CLI::App app{"sluice-dataplane: the DPDK dataplane of sluice.\n"
                  "Usage: sluice-dataplane [EAL options] -- [options]",
                  "sluice-dataplane"};
+    app.footer("Exit status: 0 after SIGINT/SIGTERM; 1 a setup error (anything found once the "
+               "EAL runs); 2 a usage error (these options, the config file); 75 a restart is "
+               "needed (a memif client in zero-copy mode lost its server: DPDK 22.11 connects "
+               "it once per process).");
     std::vector<std::string> ports;
     std::string mac;
     std::string ipv4;
