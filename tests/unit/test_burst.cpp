@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -61,7 +62,25 @@ const std::vector<SvcSpec> kServices = {
     {"192.0.2.16", 80, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 0, SL_AF_INET, 0, 0},
     {"192.0.2.17", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0, 1},
     {"192.0.2.18", 80, SL_IPPROTO_UDP, SL_HASH_SRC_IP, SL_FWD_IPIP, true, 251, SL_AF_INET, 0, 2},
+    // IPv6 VIPs (ids 10..)
+    {"2001:db8::10", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0,
+     0},
+    {"2001:db8::11", 53, SL_IPPROTO_UDP, SL_HASH_SRC_IP_PORT, SL_FWD_DSR_L2, true, 257, SL_AF_INET,
+     0, 0},
+    {"2001:db8::12", 0, SL_IPPROTO_TCP, SL_HASH_SRC_IP, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0, 2},
+    {"2001:db8::13", 443, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_IPIP, true, 251, SL_AF_INET6, 0,
+     0},
+    {"2001:db8::14", 80, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 0, SL_AF_INET, 0, 0},
+    {"2001:db8::15", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, false, 251, SL_AF_INET, 0,
+     0},
+    {"2001:db8::16", 80, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_GUE, true, 251, SL_AF_INET, 0, 1},
+    {"2001:db8::17", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0,
+     1},
 };
+
+bool is_v6(const SvcSpec &sp) {
+    return std::strchr(sp.vip, ':') != nullptr;
+}
 
 Tables make_tables() {
     Tables t(static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))));
@@ -71,10 +90,10 @@ Tables make_tables() {
     for (size_t sid = 0; sid < kServices.size(); sid++) {
         const SvcSpec &sp = kServices[sid];
         sl_service &s = t->services[sid];
-        REQUIRE(inet_pton(AF_INET, sp.vip, s.vip) == 1);
+        REQUIRE(inet_pton(is_v6(sp) ? AF_INET6 : AF_INET, sp.vip, s.vip) == 1);
         s.port = htons(sp.port);
         s.proto = sp.proto;
-        s.family = SL_AF_INET;
+        s.family = is_v6(sp) ? SL_AF_INET6 : SL_AF_INET;
         s.hash_mode = sp.hash_mode;
         s.fwd_mode = sp.fwd_mode;
         s.flags = sp.active ? SL_SVC_ACTIVE : 0;
@@ -111,7 +130,7 @@ Tables make_tables() {
             t->arena[offset + i] = bid;
         }
         offset += sp.table_size;
-        REQUIRE(sl_index_insert(t.get(), SL_AF_INET, s.vip, s.port, s.proto,
+        REQUIRE(sl_index_insert(t.get(), s.family, s.vip, s.port, s.proto,
                                 sp.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT,
                                 static_cast<uint16_t>(sid)) == 0);
     }
@@ -190,6 +209,7 @@ struct Tally {
     size_t slow = 0;
     size_t drop_reason[SL_DROP_COUNT] = {};
     size_t forward_mode[3] = {};
+    size_t forward6 = 0; // forwarded IPv6 frames
 };
 
 // Runs a burst of frames through both paths and checks every frame.
@@ -223,6 +243,7 @@ void check_burst(const sl_tables *t, const sl_encap_ctx *ctx, const std::vector<
                 CHECK(p[i].len == g.out_len);
                 CHECK(fast[i].bytes == slow[i].bytes);
                 tally.forward_mode[t->services[p[i].service_id].fwd_mode]++;
+                tally.forward6 += frames[i][12] == 0x86 && frames[i][13] == 0xdd;
                 break;
             case SL_BURST_DROP:
                 tally.drop++;
@@ -253,8 +274,10 @@ std::string ip4_text(uint32_t host) {
 
 // A well-formed frame to one of the services (or to no VIP), varied by rng.
 Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
-    const size_t which = rng() % (kServices.size() + 1);
-    std::string dst = which < kServices.size() ? kServices[which].vip : "192.0.2.99";
+    const size_t which = rng() % (kServices.size() + 2);
+    const bool v6 = which < kServices.size() ? is_v6(kServices[which]) : which > kServices.size();
+    std::string dst =
+        which < kServices.size() ? kServices[which].vip : (v6 ? "2001:db8::99" : "192.0.2.99");
     uint8_t proto = which < kServices.size() ? kServices[which].proto : SL_IPPROTO_TCP;
     if (rng() % 8 == 0) {
         proto = proto == SL_IPPROTO_TCP ? SL_IPPROTO_UDP : SL_IPPROTO_TCP; // a wrong protocol
@@ -267,6 +290,42 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
     }
     const std::string src = ip4_text(0x64000000u + (rng() & 0xffffff));
     const uint16_t sport = static_cast<uint16_t>(rng());
+    static const size_t sizes[] = {0,    1,    5,    6,    7,    18,   100,
+                                   1400, 1432, 1440, 1452, 1460, 1472, 1480};
+    if (v6) {
+        char src6[64];
+        std::snprintf(src6, sizeof(src6), "2001:db8:100:%x::%x",
+                      static_cast<unsigned>(rng() & 0xffff), static_cast<unsigned>(rng() & 0xffff));
+        pktbuild::Ipv6Opts o6;
+        o6.hop_limit = static_cast<uint8_t>(rng());
+        o6.flow = rng() & 0xfffff;
+        const int odd = plain_only ? 0 : static_cast<int>(rng() % 10);
+        Builder b;
+        b.eth();
+        if (odd == 3) {
+            b.vlan(static_cast<uint16_t>(rng() & 0xfff));
+        }
+        b.ipv6(src6, dst.c_str(), o6);
+        if (odd == 1) {
+            b.ipv6_ext(0); // hop-by-hop
+        } else if (odd == 2) {
+            b.ipv6_frag(static_cast<uint16_t>(rng() % 2), rng() % 2 == 0);
+        }
+        if (proto == SL_IPPROTO_TCP) {
+            pktbuild::TcpOpts to;
+            if (rng() % 4 == 0) {
+                to.options = Bytes(12, 1);
+            }
+            b.tcp(sport, dport, to);
+        } else {
+            b.udp(sport, dport);
+        }
+        b.payload(sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))]);
+        if (rng() % 3 == 0) {
+            b.pad_to(78 + rng() % 20); // Ethernet padding after the IP packet
+        }
+        return b.build();
+    }
     pktbuild::Ipv4Opts o;
     o.tos = static_cast<uint8_t>(rng());
     o.id = static_cast<uint16_t>(rng());
@@ -278,8 +337,6 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
     } else if (odd == 2) {
         o.frag_off = static_cast<uint16_t>(0x2000 | (rng() % 4)); // MF, maybe an offset
     }
-    static const size_t sizes[] = {0,    1,    5,    6,    7,    18,   100,
-                                   1400, 1432, 1440, 1452, 1460, 1472, 1480};
     const size_t pay = sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))];
     Builder b;
     b.eth();
@@ -344,6 +401,39 @@ TEST_CASE("the 8-lane SipHash equals sl_flow_hash on IPv4 keys", "[burst]") {
     }
 }
 
+TEST_CASE("the 8-lane SipHash equals sl_flow_hash on IPv6 keys", "[burst]") {
+    std::mt19937_64 rng(11);
+    for (int round = 0; round < 2000; round++) {
+        const sl_hash_seed seed{rng(), rng()};
+        sl_flow_key keys[8];
+        sl_u64x8 m[5];
+        for (unsigned i = 0; i < 8; i++) {
+            sl_flow_key &k = keys[i];
+            k = sl_flow_key{};
+            for (auto &byte : k.src) {
+                byte = static_cast<uint8_t>(rng());
+            }
+            for (auto &byte : k.dst) {
+                byte = static_cast<uint8_t>(rng());
+            }
+            k.sport = static_cast<uint16_t>(rng());
+            k.dport = static_cast<uint16_t>(rng());
+            k.proto = static_cast<uint8_t>(rng());
+            k.family = SL_AF_INET6;
+            for (int w = 0; w < 5; w++) {
+                uint64_t v;
+                std::memcpy(&v, reinterpret_cast<const uint8_t *>(&k) + 8 * w, 8);
+                m[w][i] = v;
+            }
+        }
+        sl_u64x8 h;
+        sl_flow_hash6_x8(m, &seed, &h);
+        for (unsigned i = 0; i < 8; i++) {
+            REQUIRE(h[i] == sl_flow_hash(&keys[i], &seed));
+        }
+    }
+}
+
 TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
     const Tables t = make_tables();
     const sl_encap_ctx ctx = make_ctx();
@@ -355,7 +445,12 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
         const uint16_t dport = sp.port ? sp.port : 8080;
         for (int k = 0; k < 3; k++) {
             Builder b;
-            b.eth().ipv4(ip4_text(0x64000001u + static_cast<uint32_t>(k)).c_str(), sp.vip);
+            if (is_v6(sp)) {
+                const std::string src = "2001:db8:100::" + std::to_string(k + 1);
+                b.eth().ipv6(src.c_str(), sp.vip);
+            } else {
+                b.eth().ipv4(ip4_text(0x64000001u + static_cast<uint32_t>(k)).c_str(), sp.vip);
+            }
             if (sp.proto == SL_IPPROTO_TCP) {
                 b.tcp(static_cast<uint16_t>(40000 + k), dport);
             } else {
@@ -364,9 +459,15 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
             frames.push_back(b.payload(static_cast<size_t>(k) * 10).pad_to(60).build());
         }
     }
-    // What the fast path must hand back: IPv6, VLAN, options, fragments,
-    // ICMP errors and echo, ARP, a frame that would exceed the MTU.
-    frames.push_back(Builder().eth().ipv6("2001:db8::1", "2001:db8::10").tcp(1, 80).build());
+    // What the fast path must hand back: IPv6 extension headers and
+    // fragments, VLAN, options, fragments, ICMP errors and echo, ARP, a frame
+    // that would exceed the MTU.
+    frames.push_back(
+        Builder().eth().ipv6("2001:db8::1", "2001:db8::10").ipv6_ext(0).tcp(1, 80).build());
+    frames.push_back(
+        Builder().eth().ipv6("2001:db8::1", "2001:db8::11").ipv6_frag(0, true).udp(1, 53).build());
+    frames.push_back(
+        Builder().eth().vlan(7).ipv6("2001:db8::1", "2001:db8::10").tcp(1, 80).build());
     frames.push_back(
         Builder().eth().vlan(7).ipv4("100.0.0.1", "192.0.2.10").tcp(1, 80).pad_to(64).build());
     {
@@ -399,20 +500,29 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
     CHECK(tally.forward_mode[SL_FWD_GUE] > 0);
     CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 0);
     CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 0);
-    CHECK(tally.slow >= 9);
+    CHECK(tally.slow >= 11);
+    CHECK(tally.forward6 >= 6); // services 10 and 11: every frame (the others have holes)
 }
 
 TEST_CASE("burst path: the common case never takes the generic path", "[burst]") {
     const Tables t = make_tables();
     const sl_encap_ctx ctx = make_ctx();
     Tally tally;
-    // Plain IPv4 TCP/UDP to the IPv4-backend services with room to spare.
-    for (size_t s : {0u, 1u, 2u, 3u, 4u}) {
+    // Plain IPv4 TCP/UDP to the IPv4-backend services with room to spare,
+    // plain IPv6 TCP/UDP to the dsr-l2 services of IPv6 VIPs.
+    const std::vector<size_t> common = {0, 1, 2, 3, 4, 10, 11};
+    for (size_t s : common) {
         const SvcSpec &sp = kServices[s];
         std::vector<Bytes> burst;
         for (unsigned k = 0; k < SL_BURST_MAX; k++) {
             Builder b;
-            b.eth().ipv4(ip4_text(0x64000000u + k * 977).c_str(), sp.vip);
+            if (is_v6(sp)) {
+                char src[48];
+                std::snprintf(src, sizeof(src), "2001:db8:100::%x", k * 977 + 1);
+                b.eth().ipv6(src, sp.vip);
+            } else {
+                b.eth().ipv4(ip4_text(0x64000000u + k * 977).c_str(), sp.vip);
+            }
             const uint16_t dport = sp.port ? sp.port : static_cast<uint16_t>(1000 + k);
             if (sp.proto == SL_IPPROTO_TCP) {
                 b.tcp(static_cast<uint16_t>(1024 + k), dport);
@@ -425,7 +535,7 @@ TEST_CASE("burst path: the common case never takes the generic path", "[burst]")
     }
     CHECK(tally.slow == 0);
     CHECK(tally.drop == 0);
-    CHECK(tally.forward == 5 * SL_BURST_MAX);
+    CHECK(tally.forward == common.size() * SL_BURST_MAX);
 }
 
 TEST_CASE("burst path: random, mutated and truncated frames equal the generic path", "[burst]") {
@@ -458,6 +568,10 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
             } else if (how == 3 && f.size() > 46) {
                 f[46] = static_cast<uint8_t>(rng());             // TCP data offset / payload
                 f[38 + rng() % 2] = static_cast<uint8_t>(rng()); // UDP length
+            } else if (how == 4 && f.size() > 66) {
+                f[66] = static_cast<uint8_t>(rng());             // IPv6: TCP data offset
+                f[58 + rng() % 2] = static_cast<uint8_t>(rng()); // IPv6: UDP length
+                f[18 + rng() % 2] = static_cast<uint8_t>(rng()); // IPv6: payload length
             }
             burst.push_back(std::move(f));
             room.push_back(headrooms[rng() % (sizeof(headrooms) / sizeof(headrooms[0]))]);
@@ -466,8 +580,10 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
         check_burst(t.get(), round % 4 == 0 ? &small_mtu : &ctx, burst, room, tally,
                     round % 2 ? &cache : nullptr);
     }
-    INFO("forward " << tally.forward << ", drop " << tally.drop << ", slow " << tally.slow);
+    INFO("forward " << tally.forward << " (IPv6 " << tally.forward6 << "), drop " << tally.drop
+                    << ", slow " << tally.slow);
     CHECK(tally.forward > 3000);
+    CHECK(tally.forward6 > 1000);
     CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 1000);
     CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 100);
     CHECK(tally.slow > 1000);

@@ -71,7 +71,10 @@ SL_STATIC_ASSERT(offsetof(struct sl_burst_pkt, in_len) ==
  * Lane for lane the same function as sl_flow_hash() on an IPv4 key: the
  * message is the two little-endian words w0 = src | dst << 32 and
  * w1 = sport dport proto family pad. GCC and clang lower the vector type to
- * whatever the target has (one AVX-512 register, two AVX2 ones, ...). */
+ * whatever the target has (one AVX-512 register, two AVX2 ones, ...).
+ * Vectors go in and out of functions by pointer: by value, GCC targeting a
+ * CPU without AVX-512 warns that their ABI differs from AVX-512's (-Wpsabi,
+ * an error under -Werror). */
 typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
 
 #define SL_ROTL_V(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
@@ -93,7 +96,10 @@ typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
         v2 = SL_ROTL_V(v2, 32);                                                                    \
     } while (0)
 
-SL_INLINE sl_u64x8 sl_flow_hash4_x8(sl_u64x8 w0, sl_u64x8 w1, const struct sl_hash_seed *seed) {
+SL_INLINE void sl_flow_hash4_x8(const sl_u64x8 *w0p, const sl_u64x8 *w1p,
+                                const struct sl_hash_seed *seed, sl_u64x8 *out) {
+    const sl_u64x8 w0 = *w0p;
+    const sl_u64x8 w1 = *w1p;
     const sl_u64x8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
     sl_u64x8 v0 = zero + (seed->k0 ^ 0x736f6d6570736575ULL);
     sl_u64x8 v1 = zero + (seed->k1 ^ 0x646f72616e646f6dULL);
@@ -113,7 +119,7 @@ SL_INLINE sl_u64x8 sl_flow_hash4_x8(sl_u64x8 w0, sl_u64x8 w1, const struct sl_ha
     SL_SIPROUND_V(v0, v1, v2, v3);
     SL_SIPROUND_V(v0, v1, v2, v3);
     SL_SIPROUND_V(v0, v1, v2, v3);
-    return v0 ^ v1 ^ v2 ^ v3;
+    *out = v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* Hashes n (<= SL_BURST_MAX) IPv4 keys given as their two message words. */
@@ -124,7 +130,8 @@ SL_INLINE void sl_flow_hash4_burst(const uint64_t *w0, const uint64_t *w1, uint6
         sl_u64x8 b;
         __builtin_memcpy(&a, w0 + i, sizeof(a)); /* callers size arrays to SL_BURST_MAX */
         __builtin_memcpy(&b, w1 + i, sizeof(b));
-        const sl_u64x8 h = sl_flow_hash4_x8(a, b, seed);
+        sl_u64x8 h;
+        sl_flow_hash4_x8(&a, &b, seed, &h);
         __builtin_memcpy(out + i, &h, sizeof(h));
     }
 }
@@ -187,6 +194,69 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
     *w0 = addrs;
     *w1 = (uint64_t)ports | (uint64_t)proto << 32 | (uint64_t)SL_AF_INET << 40;
     *l3_len = (uint16_t)tot;
+    return 1;
+}
+
+/* ---- IPv6: untagged, no extension header, TCP or UDP, to a dsr-l2 service ----
+ * The same stages for the IPv6 frames of a burst, after its IPv4 ones. The
+ * key is five message words: src[0..7] src[8..15] dst[0..7] dst[8..15] and
+ * the tail (sport dport proto family pad, as sl_flow_hash loads them). */
+
+/* SipHash-1-3 of 8 IPv6 keys, lane for lane sl_flow_hash on an IPv6 key. */
+SL_INLINE void sl_flow_hash6_x8(const sl_u64x8 m[5], const struct sl_hash_seed *seed,
+                                sl_u64x8 *out) {
+    const sl_u64x8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+    sl_u64x8 v0 = zero + (seed->k0 ^ 0x736f6d6570736575ULL);
+    sl_u64x8 v1 = zero + (seed->k1 ^ 0x646f72616e646f6dULL);
+    sl_u64x8 v2 = zero + (seed->k0 ^ 0x6c7967656e657261ULL);
+    sl_u64x8 v3 = zero + (seed->k1 ^ 0x7465646279746573ULL);
+    const uint64_t b = (uint64_t)40 << 56;
+    for (int w = 0; w < 5; w++) {
+        v3 ^= m[w];
+        SL_SIPROUND_V(v0, v1, v2, v3);
+        v0 ^= m[w];
+    }
+    v3 ^= b;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    SL_SIPROUND_V(v0, v1, v2, v3);
+    *out = v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Returns 1 and the five key words for an untagged IPv6 TCP/UDP frame
+ * without extension headers that sl_parse would classify SL_VERDICT_FLOW,
+ * 0 otherwise. All fields lie within the first 62 bytes but TCP's data
+ * offset, read only from frames long enough for a TCP header (74 bytes). */
+SL_INLINE int sl_burst_parse6(const uint8_t *f, uint32_t len, uint64_t m[5]) {
+    if (len < 62) {
+        return 0;
+    }
+    uint16_t ethertype;
+    uint16_t pl_be;
+    uint16_t ulen_be;
+    uint32_t ports;
+    __builtin_memcpy(&ethertype, f + 12, 2);
+    __builtin_memcpy(&pl_be, f + 18, 2);
+    __builtin_memcpy(&ports, f + 54, 4);
+    __builtin_memcpy(&ulen_be, f + 58, 2);
+    const uint8_t next = f[20];
+    const uint32_t pl = sl_ntohs(pl_be); /* the bytes after the fixed header: L4 and on */
+    const uint32_t doff = len >= 74 ? (uint32_t)(f[66] >> 4) * 4u : 0;
+    const uint32_t ulen = sl_ntohs(ulen_be);
+    const int tcp_ok = next == SL_IPPROTO_TCP && pl >= 20 && doff >= 20 && doff <= pl;
+    const int udp_ok = next == SL_IPPROTO_UDP && pl >= 8 && ulen >= 8 && ulen <= pl;
+    const int ok = (ethertype == sl_htons(SL_ETH_P_IPV6)) & ((f[14] >> 4) == 6) &
+                   (40 + pl <= 0xffffu) & (54 + pl <= len) & (tcp_ok | udp_ok);
+    if (!ok) {
+        return 0;
+    }
+    for (int w = 0; w < 4; w++) {
+        __builtin_memcpy(&m[w], f + 22 + 8 * w, 8);
+    }
+    m[4] = (uint64_t)ports | (uint64_t)next << 32 | (uint64_t)SL_AF_INET6 << 40;
     return 1;
 }
 
@@ -381,6 +451,117 @@ SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst
     e->hash_mode = r->hash_mode;
 }
 
+/* The IPv6 frames of a burst: p[idx[0..n)]. Each gets its outcome, or
+ * stays SL_BURST_SLOW (set by the caller) when it is not the common case:
+ * extension headers, a service that encapsulates, ... */
+SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
+                                 struct sl_burst_pkt *p, const uint8_t *idx, unsigned n) {
+    uint64_t m[5][SL_BURST_MAX];
+    uint64_t h[SL_BURST_MAX];
+    uint16_t sid_of[SL_BURST_MAX];
+    uint8_t go[SL_BURST_MAX];
+    const uint16_t *slot[SL_BURST_MAX];
+    /* 1. parse; 2. service (consecutive packets of one VIP, port and
+     * protocol reuse the lookup), the hash mode applied */
+    uint64_t last_a = 0;
+    uint64_t last_b = 0;
+    uint32_t last_pp = ~(uint32_t)0; /* dport | proto << 16; ~0: none yet */
+    int last_sid = -1;
+    uint8_t last_drop = SL_DROP_NOT_VIP;
+    uint8_t last_mode = 0;
+    for (unsigned j = 0; j < n; j++) {
+        struct sl_burst_pkt *q = &p[idx[j]];
+        uint64_t w[5];
+        go[j] = (uint8_t)sl_burst_parse6(q->frame, q->len, w);
+        if (!go[j]) {
+            for (int k = 0; k < 5; k++) {
+                m[k][j] = 0;
+            }
+            continue;
+        }
+        const uint32_t pp = (uint32_t)(w[4] >> 16) & 0xffffffu; /* dport, proto */
+        if (w[2] != last_a || w[3] != last_b || pp != last_pp) {
+            last_a = w[2];
+            last_b = w[3];
+            last_pp = pp;
+            const uint16_t dport = (uint16_t)pp;
+            const uint8_t proto = (uint8_t)(pp >> 16);
+            last_sid = sl_index_find_words(t, SL_AF_INET6, w[2], w[3], dport, proto, SL_MATCH_PORT);
+            if (last_sid < 0) {
+                last_sid =
+                    sl_index_find_words(t, SL_AF_INET6, w[2], w[3], 0, proto, SL_MATCH_ANY_PORT);
+            }
+            if (last_sid < 0 || last_sid >= SL_MAX_SERVICES) {
+                last_sid = -1;
+                last_drop = SL_DROP_NOT_VIP;
+            } else {
+                last_drop = (uint8_t)sl_service_drop(&t->services[last_sid]);
+                last_mode = t->services[last_sid].hash_mode;
+            }
+        }
+        if (last_drop != SL_DROP_NONE) {
+            sl_burst_set(q, SL_BURST_DROP, last_drop,
+                         last_sid < 0 ? SL_DECIDE_NONE : (uint16_t)last_sid, SL_DECIDE_NONE,
+                         (uint16_t)q->len);
+            go[j] = 0;
+            for (int k = 0; k < 5; k++) {
+                m[k][j] = 0;
+            }
+            continue;
+        }
+        const int five = last_mode == SL_HASH_5TUPLE;
+        m[0][j] = w[0];
+        m[1][j] = w[1];
+        m[2][j] = five ? w[2] : 0;
+        m[3][j] = five ? w[3] : 0;
+        m[4][j] = w[4] & sl_burst_mask_w1(last_mode);
+        sid_of[j] = (uint16_t)last_sid;
+    }
+    /* 3. hash, 8 lanes at a time (lanes past n hash zeros, unused) */
+    for (unsigned j = n; j < ((n + 7u) & ~7u); j++) {
+        for (int k = 0; k < 5; k++) {
+            m[k][j] = 0;
+        }
+    }
+    for (unsigned j = 0; j < n; j += 8) {
+        sl_u64x8 mv[5];
+        for (int k = 0; k < 5; k++) {
+            __builtin_memcpy(&mv[k], &m[k][j], sizeof(mv[k]));
+        }
+        sl_u64x8 hv;
+        sl_flow_hash6_x8(mv, &t->seed, &hv);
+        __builtin_memcpy(&h[j], &hv, sizeof(hv));
+    }
+    /* 4. slot, prefetched */
+    for (unsigned j = 0; j < n; j++) {
+        if (go[j]) {
+            const struct sl_service *svc = &t->services[sid_of[j]];
+            const uint32_t s = sl_fastmod((uint32_t)h[j], svc->table_fastmod, svc->table_size);
+            slot[j] = &t->arena[svc->table_offset + s];
+            __builtin_prefetch(slot[j]);
+        }
+    }
+    /* 5. backend; 6. rewrite (dsr-l2 only: the others encapsulate in the
+     * generic path) */
+    for (unsigned j = 0; j < n; j++) {
+        if (!go[j]) {
+            continue;
+        }
+        struct sl_burst_pkt *q = &p[idx[j]];
+        const uint16_t bid = *slot[j];
+        if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
+            sl_burst_set(q, SL_BURST_DROP, SL_DROP_NO_BACKEND, sid_of[j], SL_DECIDE_NONE,
+                         (uint16_t)q->len);
+            continue;
+        }
+        if (t->services[sid_of[j]].fwd_mode != SL_FWD_DSR_L2) {
+            continue; /* stays SL_BURST_SLOW, untouched */
+        }
+        sl_rewrite_dsr_l2(q->frame, ctx->box_mac, t->backends[bid].mac);
+        sl_burst_set(q, SL_BURST_FORWARD, SL_DROP_NONE, sid_of[j], bid, (uint16_t)q->len);
+    }
+}
+
 /* Decides and rewrites p[0..n) (n <= SL_BURST_MAX) against tables t (not
  * NULL), with a worker's lookup cache c (or NULL). See the top of this file. */
 SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
@@ -406,6 +587,8 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
      * the cache entry, or without a cache the index entry */
     uint64_t vpp[SL_BURST_MAX]; /* daddr | dport << 32 | proto << 48 */
     uint64_t prev = ~(uint64_t)0;
+    uint8_t v6[SL_BURST_MAX]; /* the IPv6 frames, for sl_burst_forward6 */
+    unsigned n6 = 0;
     for (unsigned i = 0; i < n; i++) {
         go[i] = (uint8_t)sl_burst_parse4(p[i].frame, p[i].len, &w0[i], &w1[i], &l3_len[i]);
         if (!go[i]) {
@@ -413,6 +596,9 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
             w1[i] = 0;
             sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
                          (uint16_t)p[i].len);
+            if (p[i].len >= 14 && p[i].frame[12] == 0x86 && p[i].frame[13] == 0xdd) {
+                v6[n6++] = (uint8_t)i;
+            }
             continue;
         }
         vpp[i] = (w0[i] >> 32) | (w1[i] & 0xffff0000u) << 16 | (w1[i] & 0xff00000000ULL) << 16;
@@ -524,6 +710,9 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
             sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
                          in_len);
         }
+    }
+    if (n6 != 0) {
+        sl_burst_forward6(t, ctx, p, v6, n6);
     }
 }
 
