@@ -12,14 +12,17 @@
  * It takes the common case only and is exactly the generic path for it:
  *   untagged Ethernet, IPv4 without options, not a fragment, TCP or UDP,
  *   to a service in `dsr-l2`, or in `ipip` / `gue` towards an IPv4 backend
- *   within the MTU and the headroom.
+ *   within the MTU and the headroom;
+ *   untagged Ethernet, IPv6 without extension headers, TCP or UDP, to a
+ *   service in `dsr-l2` (after the burst's IPv4 frames, sl_burst_forward6).
  * For such a frame the result (verdict, drop reason, service, backend, the
  * bytes written, the new frame start and length) equals that of
  *   sl_parse -> sl_decide -> sl_rewrite_forward;
  * tests/unit/test_burst.cpp checks this on crafted, random and mutated
- * frames. Every other frame (IPv6, VLAN tags, options, fragments, ICMP, ARP,
- * an IPv6 backend, an MTU overflow, ...) comes back as SL_BURST_SLOW,
- * untouched, and the caller runs the generic path on it.
+ * frames. Every other frame (VLAN tags, IPv4 options, IPv6 extension
+ * headers, fragments, ICMP, ARP, an IPv6 backend, IPv6 to an encapsulating
+ * service, an MTU overflow, ...) comes back as SL_BURST_SLOW, untouched, and
+ * the caller runs the generic path on it.
  */
 #ifndef SLUICE_BURST_H
 #define SLUICE_BURST_H
