@@ -272,6 +272,28 @@ std::string ip4_text(uint32_t host) {
     return s;
 }
 
+// The L4 header (TCP with options now and then), a payload of one of the
+// test's sizes and, now and then, Ethernet padding to min_pad bytes or more.
+Bytes random_l4(Builder &b, std::mt19937 &rng, uint8_t proto, uint16_t sport, uint16_t dport,
+                size_t min_pad) {
+    static const size_t sizes[] = {0,    1,    5,    6,    7,    18,   100,
+                                   1400, 1432, 1440, 1452, 1460, 1472, 1480};
+    if (proto == SL_IPPROTO_TCP) {
+        pktbuild::TcpOpts to;
+        if (rng() % 4 == 0) {
+            to.options = Bytes(12, 1);
+        }
+        b.tcp(sport, dport, to);
+    } else {
+        b.udp(sport, dport);
+    }
+    b.payload(sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))]);
+    if (rng() % 3 == 0) {
+        b.pad_to(min_pad + rng() % 20); // Ethernet padding after the IP packet
+    }
+    return b.build();
+}
+
 // A well-formed frame to one of the services (or to no VIP), varied by rng.
 Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
     const size_t which = rng() % (kServices.size() + 2);
@@ -290,8 +312,6 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
     }
     const std::string src = ip4_text(0x64000000u + (rng() & 0xffffff));
     const uint16_t sport = static_cast<uint16_t>(rng());
-    static const size_t sizes[] = {0,    1,    5,    6,    7,    18,   100,
-                                   1400, 1432, 1440, 1452, 1460, 1472, 1480};
     if (v6) {
         char src6[64];
         std::snprintf(src6, sizeof(src6), "2001:db8:100:%x::%x",
@@ -311,20 +331,7 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
         } else if (odd == 2) {
             b.ipv6_frag(static_cast<uint16_t>(rng() % 2), rng() % 2 == 0);
         }
-        if (proto == SL_IPPROTO_TCP) {
-            pktbuild::TcpOpts to;
-            if (rng() % 4 == 0) {
-                to.options = Bytes(12, 1);
-            }
-            b.tcp(sport, dport, to);
-        } else {
-            b.udp(sport, dport);
-        }
-        b.payload(sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))]);
-        if (rng() % 3 == 0) {
-            b.pad_to(78 + rng() % 20); // Ethernet padding after the IP packet
-        }
-        return b.build();
+        return random_l4(b, rng, proto, sport, dport, 78);
     }
     pktbuild::Ipv4Opts o;
     o.tos = static_cast<uint8_t>(rng());
@@ -337,27 +344,13 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
     } else if (odd == 2) {
         o.frag_off = static_cast<uint16_t>(0x2000 | (rng() % 4)); // MF, maybe an offset
     }
-    const size_t pay = sizes[rng() % (sizeof(sizes) / sizeof(sizes[0]))];
     Builder b;
     b.eth();
     if (odd == 3) {
         b.vlan(static_cast<uint16_t>(rng() & 0xfff));
     }
     b.ipv4(src.c_str(), dst.c_str(), o);
-    if (proto == SL_IPPROTO_TCP) {
-        pktbuild::TcpOpts to;
-        if (rng() % 4 == 0) {
-            to.options = Bytes(12, 1);
-        }
-        b.tcp(sport, dport, to);
-    } else {
-        b.udp(sport, dport);
-    }
-    b.payload(pay);
-    if (rng() % 3 == 0) {
-        b.pad_to(60 + rng() % 20); // Ethernet padding after the IP packet
-    }
-    return b.build();
+    return random_l4(b, rng, proto, sport, dport, 60);
 }
 
 } // namespace
@@ -427,7 +420,7 @@ TEST_CASE("the 8-lane SipHash equals sl_flow_hash on IPv6 keys", "[burst]") {
             }
         }
         sl_u64x8 h;
-        sl_flow_hash6_x8(m, &seed, &h);
+        sl_flow_hash_x8(m, 5, &seed, &h);
         for (unsigned i = 0; i < 8; i++) {
             REQUIRE(h[i] == sl_flow_hash(&keys[i], &seed));
         }

@@ -106,16 +106,32 @@ TablesPtr make_tables(uint8_t fwd_mode) {
     return t;
 }
 
-// A 64-byte Ethernet/IPv4/TCP frame from flow i to the VIP.
-void write_frame(uint8_t *f, uint32_t flow) {
-    std::memset(f, 0, kFrameLen);
+// The frames' Ethernet header: router to box.
+void put_eth(uint8_t *f, uint16_t ethertype) {
     sl_eth_hdr eth{};
     const uint8_t box[6] = {0x02, 0xaa, 0, 0, 0, 1};
     const uint8_t rtr[6] = {0x02, 0xbb, 0, 0, 0, 1};
     std::memcpy(eth.dst, box, 6);
     std::memcpy(eth.src, rtr, 6);
-    eth.ethertype = htons(SL_ETH_P_IPV4);
+    eth.ethertype = htons(ethertype);
     std::memcpy(f, &eth, sizeof(eth));
+}
+
+// A SYN of flow i to port 80 (its source port from the flow's low 4 bits).
+void put_tcp(uint8_t *l4, uint32_t flow) {
+    sl_tcp_hdr tcp{};
+    tcp.source = htons(static_cast<uint16_t>(1024 + (flow & 0xf) * 4000));
+    tcp.dest = htons(80);
+    tcp.doff_res = 5 << 4;
+    tcp.flags = 0x02;
+    tcp.window = htons(65535);
+    std::memcpy(l4, &tcp, sizeof(tcp));
+}
+
+// A 64-byte Ethernet/IPv4/TCP frame from flow i to the VIP.
+void write_frame(uint8_t *f, uint32_t flow) {
+    std::memset(f, 0, kFrameLen);
+    put_eth(f, SL_ETH_P_IPV4);
     sl_ipv4_hdr ip{};
     ip.ver_ihl = 0x45;
     ip.tot_len = htons(40); // + 6 bytes of Ethernet padding to 60
@@ -126,13 +142,7 @@ void write_frame(uint8_t *f, uint32_t flow) {
     inet_pton(AF_INET, "192.0.2.10", &ip.daddr);
     ip.check = sl_ipv4_hdr_csum(&ip, sizeof(ip));
     std::memcpy(f + 14, &ip, sizeof(ip));
-    sl_tcp_hdr tcp{};
-    tcp.source = htons(static_cast<uint16_t>(1024 + (flow & 0xf) * 4000));
-    tcp.dest = htons(80);
-    tcp.doff_res = 5 << 4;
-    tcp.flags = 0x02;
-    tcp.window = htons(65535);
-    std::memcpy(f + 34, &tcp, sizeof(tcp));
+    put_tcp(f + 34, flow);
 }
 
 // The dataplane's per-packet work, with the hash as a parameter.
@@ -357,13 +367,7 @@ constexpr uint32_t kWarmSlot = 256;
 // 2001:db8::10 port 80.
 uint32_t write_frame6(uint8_t *f, uint32_t flow) {
     std::memset(f, 0, 74);
-    sl_eth_hdr eth{};
-    const uint8_t box[6] = {0x02, 0xaa, 0, 0, 0, 1};
-    const uint8_t rtr[6] = {0x02, 0xbb, 0, 0, 0, 1};
-    std::memcpy(eth.dst, box, 6);
-    std::memcpy(eth.src, rtr, 6);
-    eth.ethertype = htons(SL_ETH_P_IPV6);
-    std::memcpy(f, &eth, sizeof(eth));
+    put_eth(f, SL_ETH_P_IPV6);
     f[14] = 0x60;
     const uint16_t pl = htons(20);
     std::memcpy(f + 18, &pl, 2);
@@ -373,13 +377,7 @@ uint32_t write_frame6(uint8_t *f, uint32_t flow) {
     const uint32_t low = htonl(flow >> 4);
     std::memcpy(f + 22 + 12, &low, 4);
     inet_pton(AF_INET6, "2001:db8::10", f + 38);
-    sl_tcp_hdr tcp{};
-    tcp.source = htons(static_cast<uint16_t>(1024 + (flow & 0xf) * 4000));
-    tcp.dest = htons(80);
-    tcp.doff_res = 5 << 4;
-    tcp.flags = 0x02;
-    tcp.window = htons(65535);
-    std::memcpy(f + 54, &tcp, sizeof(tcp));
+    put_tcp(f + 54, flow);
     return 74;
 }
 

@@ -70,14 +70,13 @@ SL_STATIC_ASSERT(offsetof(struct sl_burst_pkt, in_len) ==
                      offsetof(struct sl_burst_pkt, verdict) + 6,
                  "burst packet: the outcome is one 8-byte word");
 
-/* ---- SipHash-1-3 of the IPv4 flow key, 8 keys in vector lanes ----
- * Lane for lane the same function as sl_flow_hash() on an IPv4 key: the
+/* ---- SipHash-1-3 of flow keys, 8 keys in vector lanes ----
+ * Lane for lane the same function as sl_flow_hash(): for an IPv4 key the
  * message is the two little-endian words w0 = src | dst << 32 and
- * w1 = sport dport proto family pad. GCC and clang lower the vector type to
- * whatever the target has (one AVX-512 register, two AVX2 ones, ...).
- * Vectors go in and out of functions by pointer: by value, GCC targeting a
- * CPU without AVX-512 warns that their ABI differs from AVX-512's (-Wpsabi,
- * an error under -Werror). */
+ * w1 = sport dport proto family pad; for an IPv6 key five (below). GCC and clang lower the vector
+ * type to whatever the target has (one AVX-512 register, two AVX2 ones, ...). Vectors go in and out
+ * of functions by pointer: by value, GCC targeting a CPU without AVX-512 warns that their ABI
+ * differs from AVX-512's (-Wpsabi, an error under -Werror). */
 typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
 
 #define SL_ROTL_V(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
@@ -99,22 +98,23 @@ typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
         v2 = SL_ROTL_V(v2, 32);                                                                    \
     } while (0)
 
-SL_INLINE void sl_flow_hash4_x8(const sl_u64x8 *w0p, const sl_u64x8 *w1p,
-                                const struct sl_hash_seed *seed, sl_u64x8 *out) {
-    const sl_u64x8 w0 = *w0p;
-    const sl_u64x8 w1 = *w1p;
+/* SipHash-1-3 of 8 messages of `words` 64-bit words each, lane k of m[w]
+ * being word w of message k: lane for lane sl_sip13_word on each word, then
+ * sl_sip13_finish(8 * words). With words constant (2 for an IPv4 key, 5 for
+ * an IPv6 one) the loop unrolls. */
+SL_INLINE void sl_flow_hash_x8(const sl_u64x8 *m, unsigned words, const struct sl_hash_seed *seed,
+                               sl_u64x8 *out) {
     const sl_u64x8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
     sl_u64x8 v0 = zero + (seed->k0 ^ 0x736f6d6570736575ULL);
     sl_u64x8 v1 = zero + (seed->k1 ^ 0x646f72616e646f6dULL);
     sl_u64x8 v2 = zero + (seed->k0 ^ 0x6c7967656e657261ULL);
     sl_u64x8 v3 = zero + (seed->k1 ^ 0x7465646279746573ULL);
-    const uint64_t b = (uint64_t)16 << 56;
-    v3 ^= w0;
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    v0 ^= w0;
-    v3 ^= w1;
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    v0 ^= w1;
+    const uint64_t b = (uint64_t)(8 * words) << 56;
+    for (unsigned w = 0; w < words; w++) {
+        v3 ^= m[w];
+        SL_SIPROUND_V(v0, v1, v2, v3);
+        v0 ^= m[w];
+    }
     v3 ^= b;
     SL_SIPROUND_V(v0, v1, v2, v3);
     v0 ^= b;
@@ -129,12 +129,11 @@ SL_INLINE void sl_flow_hash4_x8(const sl_u64x8 *w0p, const sl_u64x8 *w1p,
 SL_INLINE void sl_flow_hash4_burst(const uint64_t *w0, const uint64_t *w1, uint64_t *out,
                                    unsigned n, const struct sl_hash_seed *seed) {
     for (unsigned i = 0; i < n; i += 8) {
-        sl_u64x8 a;
-        sl_u64x8 b;
-        __builtin_memcpy(&a, w0 + i, sizeof(a)); /* callers size arrays to SL_BURST_MAX */
-        __builtin_memcpy(&b, w1 + i, sizeof(b));
+        sl_u64x8 m[2];
+        __builtin_memcpy(&m[0], w0 + i, sizeof(m[0])); /* callers size arrays to SL_BURST_MAX */
+        __builtin_memcpy(&m[1], w1 + i, sizeof(m[1]));
         sl_u64x8 h;
-        sl_flow_hash4_x8(&a, &b, seed, &h);
+        sl_flow_hash_x8(m, 2, seed, &h);
         __builtin_memcpy(out + i, &h, sizeof(h));
     }
 }
@@ -204,30 +203,6 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
  * The same stages for the IPv6 frames of a burst, after its IPv4 ones. The
  * key is five message words: src[0..7] src[8..15] dst[0..7] dst[8..15] and
  * the tail (sport dport proto family pad, as sl_flow_hash loads them). */
-
-/* SipHash-1-3 of 8 IPv6 keys, lane for lane sl_flow_hash on an IPv6 key. */
-SL_INLINE void sl_flow_hash6_x8(const sl_u64x8 m[5], const struct sl_hash_seed *seed,
-                                sl_u64x8 *out) {
-    const sl_u64x8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-    sl_u64x8 v0 = zero + (seed->k0 ^ 0x736f6d6570736575ULL);
-    sl_u64x8 v1 = zero + (seed->k1 ^ 0x646f72616e646f6dULL);
-    sl_u64x8 v2 = zero + (seed->k0 ^ 0x6c7967656e657261ULL);
-    sl_u64x8 v3 = zero + (seed->k1 ^ 0x7465646279746573ULL);
-    const uint64_t b = (uint64_t)40 << 56;
-    for (int w = 0; w < 5; w++) {
-        v3 ^= m[w];
-        SL_SIPROUND_V(v0, v1, v2, v3);
-        v0 ^= m[w];
-    }
-    v3 ^= b;
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    v0 ^= b;
-    v2 ^= 0xff;
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    SL_SIPROUND_V(v0, v1, v2, v3);
-    *out = v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* Returns 1 and the five key words for an untagged IPv6 TCP/UDP frame
  * without extension headers that sl_parse would classify SL_VERDICT_FLOW,
@@ -532,7 +507,7 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
             __builtin_memcpy(&mv[k], &m[k][j], sizeof(mv[k]));
         }
         sl_u64x8 hv;
-        sl_flow_hash6_x8(mv, &t->seed, &hv);
+        sl_flow_hash_x8(mv, 5, &t->seed, &hv);
         __builtin_memcpy(&h[j], &hv, sizeof(hv));
     }
     /* 4. slot, prefetched */
