@@ -73,10 +73,11 @@ SL_STATIC_ASSERT(offsetof(struct sl_burst_pkt, in_len) ==
 /* ---- SipHash-1-3 of flow keys, 8 keys in vector lanes ----
  * Lane for lane the same function as sl_flow_hash(): for an IPv4 key the
  * message is the two little-endian words w0 = src | dst << 32 and
- * w1 = sport dport proto family pad; for an IPv6 key five (below). GCC and clang lower the vector
- * type to whatever the target has (one AVX-512 register, two AVX2 ones, ...). Vectors go in and out
- * of functions by pointer: by value, GCC targeting a CPU without AVX-512 warns that their ABI
- * differs from AVX-512's (-Wpsabi, an error under -Werror). */
+ * w1 = sport dport proto family pad; for an IPv6 key five (below). GCC and
+ * clang lower the vector type to whatever the target has (one AVX-512
+ * register, two AVX2 ones, ...). Vectors go in and out of functions by
+ * pointer: by value, GCC targeting a CPU without AVX-512 warns that their
+ * ABI differs from AVX-512's (-Wpsabi, an error under -Werror). */
 typedef uint64_t sl_u64x8 __attribute__((vector_size(64)));
 
 #define SL_ROTL_V(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
