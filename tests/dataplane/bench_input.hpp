@@ -109,6 +109,31 @@ inline BenchTables bench_tables(const std::string &spec_path, const char *prog) 
     return t;
 }
 
+// The options the benchmarks share: --spec, --flows (default 1M), --vips
+// (1), --proto udp|tcp (udp).
+struct BenchOptions {
+    std::string spec;
+    uint32_t flows = 1000000;
+    uint32_t vips = 1;
+    uint8_t proto = SL_IPPROTO_UDP;
+
+    // Takes option k with value v if it is one of these.
+    bool take(const std::string &k, const std::string &v) {
+        if (k == "--spec") {
+            spec = v;
+        } else if (k == "--flows") {
+            flows = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--vips") {
+            vips = static_cast<uint32_t>(std::stoul(v));
+        } else if (k == "--proto") {
+            proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
+        } else {
+            return false;
+        }
+        return true;
+    }
+};
+
 // The box of the benchmarks: MAC aa:..., gateway fe:..., 192.0.2.1, GUE 6080.
 inline sl_encap_ctx bench_encap_ctx() {
     sl_encap_ctx ctx;

@@ -94,29 +94,25 @@ double median_per_packet(std::vector<uint64_t> &cycles) {
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string spec_path;
-    uint32_t flows = 1000000;
-    uint32_t vips = 1;
+    sluice::test::BenchOptions o;
     uint32_t vips_b = 0; // 0: B is the other version, on the same frames
-    uint8_t proto = SL_IPPROTO_UDP;
     uint32_t blocks = 200;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
-        if (k == "--spec") {
-            spec_path = v;
-        } else if (k == "--flows") {
-            flows = static_cast<uint32_t>(std::stoul(v));
-        } else if (k == "--vips") {
-            vips = static_cast<uint32_t>(std::stoul(v));
-        } else if (k == "--vips-b") {
+        if (o.take(k, v)) {
+            continue;
+        }
+        if (k == "--vips-b") {
             vips_b = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--blocks") {
             blocks = static_cast<uint32_t>(std::stoul(v));
-        } else if (k == "--proto") {
-            proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
         }
     }
+    const std::string &spec_path = o.spec;
+    const uint32_t flows = o.flows;
+    const uint32_t vips = o.vips;
+    const uint8_t proto = o.proto;
     if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0) {
         std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--vips-b M] "
                              "[--flows F] [--proto udp|tcp] [--blocks K]\n");

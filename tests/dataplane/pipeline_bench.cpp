@@ -79,42 +79,38 @@ struct Stopwatch {
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string spec_path;
-    uint32_t flows = 1000000;
+    sluice::test::BenchOptions o;
     uint64_t packets = 50000000;
-    uint8_t proto = SL_IPPROTO_UDP;
     uint32_t vip = 0;
     inet_pton(AF_INET, "10.0.0.1", &vip);
     uint16_t dport = 80;
     std::string stage = "all";  // copy | parse | decide | all: where the loop stops
     std::string path = "burst"; // burst | packet
-    uint32_t vips = 1;
-    bool use_cache = true; // the worker's lookup cache across bursts
+    bool use_cache = true;      // the worker's lookup cache across bursts
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
-        if (k == "--spec") {
-            spec_path = v;
-        } else if (k == "--flows") {
-            flows = static_cast<uint32_t>(std::stoul(v));
-        } else if (k == "--packets") {
+        if (o.take(k, v)) {
+            continue;
+        }
+        if (k == "--packets") {
             packets = std::stoull(v);
-        } else if (k == "--proto") {
-            proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
         } else if (k == "--vip") {
             inet_pton(AF_INET, v.c_str(), &vip);
         } else if (k == "--path") {
             path = v;
         } else if (k == "--cache") {
             use_cache = v != "0";
-        } else if (k == "--vips") {
-            vips = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--stage") {
             stage = v;
         } else if (k == "--dport") {
             dport = static_cast<uint16_t>(std::stoul(v));
         }
     }
+    const std::string &spec_path = o.spec;
+    const uint32_t flows = o.flows;
+    const uint32_t vips = o.vips;
+    const uint8_t proto = o.proto;
     if (spec_path.empty() || flows == 0 || vips == 0 || (path != "burst" && path != "packet") ||
         (path == "burst" && stage != "all")) {
         std::fprintf(stderr, "usage: sluice-dp-pipeline-bench --spec S.json [--flows N] ...\n");
