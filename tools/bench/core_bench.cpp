@@ -194,9 +194,10 @@ struct Sink {
 };
 
 template <typename H>
-inline void process(const sl_tables *t, const sl_encap_ctx *ctx, uint8_t *frame, Sink &sink) {
+inline void process(const sl_tables *t, const sl_encap_ctx *ctx, uint8_t *frame, Sink &sink,
+                    uint32_t len = kFrameLen) {
     sl_pkt pkt;
-    if (sl_parse(frame, kFrameLen, &pkt) != SL_VERDICT_FLOW) {
+    if (sl_parse(frame, len, &pkt) != SL_VERDICT_FLOW) {
         return;
     }
     const sl_decision d = decide<H>(t, &pkt);
@@ -205,8 +206,7 @@ inline void process(const sl_tables *t, const sl_encap_ctx *ctx, uint8_t *frame,
     }
     const sl_service *svc = &t->services[d.service_id];
     const sl_backend *be = &t->backends[d.backend_id];
-    const sl_rw_result r =
-        sl_rewrite_forward(frame, kFrameLen, kHeadroom, &pkt, ctx, svc, be, d.hash);
+    const sl_rw_result r = sl_rewrite_forward(frame, len, kHeadroom, &pkt, ctx, svc, be, d.hash);
     if (r.verdict == SL_RW_OK) {
         sink.forwarded++;
         sink.bytes += r.len;
@@ -330,6 +330,18 @@ Figure run_cold(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<uint8_t
     return Figure{(t1 - t0) / static_cast<double>(packets), sink.forwarded, packets};
 }
 
+// Points b at the next SL_BURST_MAX frames (of len bytes) of a pool of
+// slot-byte buffers, flow by flow from *flow on, wrapping after flows.
+void pool_burst(sl_burst_pkt *b, std::vector<uint8_t> &pool, size_t slot, uint32_t len,
+                uint32_t *flow, uint32_t flows) {
+    for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
+        b[i].frame = pool.data() + static_cast<size_t>(*flow) * slot + kHeadroom;
+        b[i].len = len;
+        b[i].headroom = kHeadroom;
+        *flow = (*flow + 1) & (flows - 1);
+    }
+}
+
 // The burst path over the 1M pre-built frames: every frame from DRAM.
 Figure run_cold_burst(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<uint8_t> &pool,
                       uint64_t packets) {
@@ -341,13 +353,9 @@ Figure run_cold_burst(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<u
     const double t0 = now_ns();
     uint32_t flow = 0;
     for (uint64_t n = 0; n < packets; n += SL_BURST_MAX) {
+        pool_burst(b, pool, kSlot, kFrameLen, &flow, kFlows);
         for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
-            uint8_t *f = pool.data() + static_cast<size_t>(flow) * kSlot + kHeadroom;
-            std::memcpy(f, pristine, 14); // undo the previous pass's encapsulation
-            b[i].frame = f;
-            b[i].len = kFrameLen;
-            b[i].headroom = kHeadroom;
-            flow = (flow + 1) & (kFlows - 1);
+            std::memcpy(b[i].frame, pristine, 14); // undo the previous pass's encapsulation
         }
         sl_burst_forward(t, ctx, b, SL_BURST_MAX);
         sink.count(b, SL_BURST_MAX);
@@ -399,29 +407,14 @@ Figure run_warm(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<uint8_t
     const double t0 = now_ns();
     uint32_t flow = 0;
     for (uint64_t n = 0; n < packets; n += SL_BURST_MAX) {
-        for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
-            b[i].frame = pool.data() + static_cast<size_t>(flow) * kWarmSlot + kHeadroom;
-            b[i].len = len;
-            b[i].headroom = kHeadroom;
-            flow = (flow + 1) & (kWarmFlows - 1);
-        }
+        pool_burst(b, pool, kWarmSlot, len, &flow, kWarmFlows);
         if (burst) {
             sl_burst_forward(t, ctx, b, SL_BURST_MAX);
             sink.count(b, SL_BURST_MAX);
             continue;
         }
         for (uint32_t i = 0; i < SL_BURST_MAX; i++) {
-            sl_pkt pkt;
-            if (sl_parse(b[i].frame, len, &pkt) != SL_VERDICT_FLOW) {
-                continue;
-            }
-            const sl_decision d = sl_decide(t, &pkt);
-            if (d.drop == SL_DROP_NONE &&
-                sl_rewrite_forward(b[i].frame, len, kHeadroom, &pkt, ctx,
-                                   &t->services[d.service_id], &t->backends[d.backend_id], d.hash)
-                        .verdict == SL_RW_OK) {
-                sink.forwarded++;
-            }
+            process<SipHash>(t, ctx, b[i].frame, sink, len);
         }
     }
     const double t1 = now_ns();
