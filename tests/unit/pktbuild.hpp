@@ -109,6 +109,7 @@ struct Ipv4Opts {
 struct Ipv6Opts {
     uint8_t hop_limit = 64;
     uint32_t flow = 0;
+    uint8_t tclass = 0; // traffic class
     std::optional<uint8_t> version;
     std::optional<uint16_t> payload_len;
     std::optional<uint8_t> nexthdr;
@@ -204,7 +205,9 @@ class Builder {
 
     Builder &ipv6(const char *src, const char *dst, Ipv6Opts o = {}) {
         Bytes b(40);
-        put32(b, 0, (static_cast<uint32_t>(o.version.value_or(6)) << 28) | (o.flow & 0xfffff));
+        put32(b, 0,
+              (static_cast<uint32_t>(o.version.value_or(6)) << 28) |
+                  static_cast<uint32_t>(o.tclass) << 20 | (o.flow & 0xfffff));
         b[7] = o.hop_limit;
         Bytes s = ip6(src);
         Bytes d = ip6(dst);

@@ -76,6 +76,10 @@ const std::vector<SvcSpec> kServices = {
     {"2001:db8::16", 80, SL_IPPROTO_UDP, SL_HASH_5TUPLE, SL_FWD_GUE, true, 251, SL_AF_INET, 0, 1},
     {"2001:db8::17", 80, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_DSR_L2, true, 251, SL_AF_INET, 0,
      1},
+    {"2001:db8::18", 0, SL_IPPROTO_UDP, SL_HASH_SRC_IP_PORT, SL_FWD_IPIP, true, 257, SL_AF_INET, 0,
+     0},
+    {"2001:db8::19", 443, SL_IPPROTO_TCP, SL_HASH_5TUPLE, SL_FWD_GUE, true, 251, SL_AF_INET6, 5555,
+     0},
 };
 
 bool is_v6(const SvcSpec &sp) {
@@ -209,7 +213,9 @@ struct Tally {
     size_t slow = 0;
     size_t drop_reason[SL_DROP_COUNT] = {};
     size_t forward_mode[3] = {};
-    size_t forward6 = 0; // forwarded IPv6 frames
+    size_t forward6 = 0;       // forwarded IPv6 frames
+    size_t forward6_encap = 0; // of those, encapsulated
+    size_t forward_to6 = 0;    // forwarded to an IPv6 backend, encapsulated
 };
 
 // Runs a burst of frames through both paths and checks every frame.
@@ -243,7 +249,14 @@ void check_burst(const sl_tables *t, const sl_encap_ctx *ctx, const std::vector<
                 CHECK(p[i].len == g.out_len);
                 CHECK(fast[i].bytes == slow[i].bytes);
                 tally.forward_mode[t->services[p[i].service_id].fwd_mode]++;
-                tally.forward6 += frames[i][12] == 0x86 && frames[i][13] == 0xdd;
+                {
+                    const bool v6 = frames[i][12] == 0x86 && frames[i][13] == 0xdd;
+                    const bool encap = t->services[p[i].service_id].fwd_mode != SL_FWD_DSR_L2;
+                    tally.forward6 += v6;
+                    tally.forward6_encap += v6 && encap;
+                    tally.forward_to6 +=
+                        encap && t->backends[p[i].backend_id].family == SL_AF_INET6;
+                }
                 break;
             case SL_BURST_DROP:
                 tally.drop++;
@@ -319,6 +332,7 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
         pktbuild::Ipv6Opts o6;
         o6.hop_limit = static_cast<uint8_t>(rng());
         o6.flow = rng() & 0xfffff;
+        o6.tclass = static_cast<uint8_t>(rng());
         const int odd = plain_only ? 0 : static_cast<int>(rng() % 10);
         Builder b;
         b.eth();
@@ -493,17 +507,20 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
     CHECK(tally.forward_mode[SL_FWD_GUE] > 0);
     CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 0);
     CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 0);
-    CHECK(tally.slow >= 11);
-    CHECK(tally.forward6 >= 6); // services 10 and 11: every frame (the others have holes)
+    CHECK(tally.slow == 10); // the frames after the common case, and only they
+    // services 10, 11, 13, 18 and 19: every frame (the others have holes)
+    CHECK(tally.forward6 >= 15);
+    CHECK(tally.forward6_encap >= 9); // 13: IPv6 in IPv6; 18: in IPv4; 19: GUE over IPv6
+    CHECK(tally.forward_to6 >= 9);    // 5 (IPv4 in IPv6), 13 and 19
 }
 
 TEST_CASE("burst path: the common case never takes the generic path", "[burst]") {
     const Tables t = make_tables();
     const sl_encap_ctx ctx = make_ctx();
     Tally tally;
-    // Plain IPv4 TCP/UDP to the IPv4-backend services with room to spare,
-    // plain IPv6 TCP/UDP to the dsr-l2 services of IPv6 VIPs.
-    const std::vector<size_t> common = {0, 1, 2, 3, 4, 10, 11};
+    // Plain IPv4 and IPv6 TCP/UDP to every service without holes, with room
+    // to spare: dsr-l2, and ipip / gue to IPv4 and IPv6 backends.
+    const std::vector<size_t> common = {0, 1, 2, 3, 4, 5, 10, 11, 13, 18, 19};
     for (size_t s : common) {
         const SvcSpec &sp = kServices[s];
         std::vector<Bytes> burst;
@@ -512,7 +529,10 @@ TEST_CASE("burst path: the common case never takes the generic path", "[burst]")
             if (is_v6(sp)) {
                 char src[48];
                 std::snprintf(src, sizeof(src), "2001:db8:100::%x", k * 977 + 1);
-                b.eth().ipv6(src, sp.vip);
+                pktbuild::Ipv6Opts o6;
+                o6.tclass = static_cast<uint8_t>(k * 37); // the outer IPv4 TOS
+                o6.flow = k * 7919;
+                b.eth().ipv6(src, sp.vip, o6);
             } else {
                 b.eth().ipv4(ip4_text(0x64000000u + k * 977).c_str(), sp.vip);
             }
@@ -529,6 +549,8 @@ TEST_CASE("burst path: the common case never takes the generic path", "[burst]")
     CHECK(tally.slow == 0);
     CHECK(tally.drop == 0);
     CHECK(tally.forward == common.size() * SL_BURST_MAX);
+    CHECK(tally.forward6_encap == 3 * SL_BURST_MAX);
+    CHECK(tally.forward_to6 == 3 * SL_BURST_MAX);
 }
 
 TEST_CASE("burst path: random, mutated and truncated frames equal the generic path", "[burst]") {
@@ -573,10 +595,13 @@ TEST_CASE("burst path: random, mutated and truncated frames equal the generic pa
         check_burst(t.get(), round % 4 == 0 ? &small_mtu : &ctx, burst, room, tally,
                     round % 2 ? &cache : nullptr);
     }
-    INFO("forward " << tally.forward << " (IPv6 " << tally.forward6 << "), drop " << tally.drop
-                    << ", slow " << tally.slow);
+    INFO("forward " << tally.forward << " (IPv6 " << tally.forward6 << ", of those encapsulated "
+                    << tally.forward6_encap << "; to IPv6 backends " << tally.forward_to6
+                    << "), drop " << tally.drop << ", slow " << tally.slow);
     CHECK(tally.forward > 3000);
     CHECK(tally.forward6 > 1000);
+    CHECK(tally.forward6_encap > 300);
+    CHECK(tally.forward_to6 > 150);
     CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 1000);
     CHECK(tally.drop_reason[SL_DROP_NO_BACKEND] > 100);
     CHECK(tally.slow > 1000);

@@ -10,18 +10,19 @@
  * per-packet struct sl_pkt is zeroed.
  *
  * It takes the common case only and is exactly the generic path for it:
- *   untagged Ethernet, IPv4 without options, not a fragment, TCP or UDP,
- *   to a service in `dsr-l2`, or in `ipip` / `gue` towards an IPv4 backend
- *   within the MTU and the headroom;
- *   untagged Ethernet, IPv6 without extension headers, TCP or UDP, to a
- *   service in `dsr-l2` (after the burst's IPv4 frames, sl_burst_forward6).
+ *   untagged Ethernet, IPv4 without options, not a fragment, TCP or UDP;
+ *   untagged Ethernet, IPv6 without extension headers, TCP or UDP (after
+ *   the burst's IPv4 frames, sl_burst_forward6);
+ *   to a service in `dsr-l2`, or in `ipip` / `gue` within the MTU and the
+ *   headroom (IPv4 to an IPv4 backend with headers built in registers, the
+ *   other three pairs of families by the generic rewrite).
  * For such a frame the result (verdict, drop reason, service, backend, the
  * bytes written, the new frame start and length) equals that of
  *   sl_parse -> sl_decide -> sl_rewrite_forward;
  * tests/unit/test_burst.cpp checks this on crafted, random and mutated
  * frames. Every other frame (VLAN tags, IPv4 options, IPv6 extension
- * headers, fragments, ICMP, ARP, an IPv6 backend, IPv6 to an encapsulating
- * service, an MTU overflow, ...) comes back as SL_BURST_SLOW, untouched, and
+ * headers, fragments, ICMP, ARP, an MTU overflow, too little headroom, ...)
+ * comes back as SL_BURST_SLOW, untouched, and
  * the caller runs the generic path on it.
  */
 #ifndef SLUICE_BURST_H
@@ -200,7 +201,7 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
     return 1;
 }
 
-/* ---- IPv6: untagged, no extension header, TCP or UDP, to a dsr-l2 service ----
+/* ---- IPv6: untagged, no extension header, TCP or UDP ----
  * The same stages for the IPv6 frames of a burst, after its IPv4 ones. The
  * key is five message words: src[0..7] src[8..15] dst[0..7] dst[8..15] and
  * the tail (sport dport proto family pad, as sl_flow_hash loads them). */
@@ -263,31 +264,45 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
     eth[1] = (box & mac) | (uint64_t)sl_htons(SL_ETH_P_IPV4) << 48;
 }
 
-/* IPIP or GUE of an untagged IPv4 frame (checked by sl_burst_parse4) towards
- * an IPv4 backend: sl_encap_common's output for that case. Returns 0 when the
+/* IPIP or GUE of an untagged IPv4 frame (checked by sl_burst_parse4), or
+ * with inner6 of an untagged IPv6 frame (sl_burst_parse6), towards an IPv4
+ * backend: sl_encap_common's output for that case. Returns 0 when the
  * generic path must take it (MTU, headroom, GUE port 0). */
 SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
                               const struct sl_encap_ctx *ctx, const uint64_t eth[2],
                               const struct sl_backend *be, int gue, uint16_t gue_dport,
-                              uint64_t flow_hash) {
+                              uint64_t flow_hash, int inner6) {
     const uint32_t added = 20u + (gue ? (uint32_t)SL_ENCAP_GUE_LEN : 0u);
     const uint32_t outer_len = (uint32_t)l3_len + added;
     if (outer_len > ctx->mtu || outer_len > 0xffffu || p->headroom < added ||
         (gue && gue_dport == 0)) {
         return 0;
     }
-    uint64_t iw0; /* ver_ihl tos tot_len id frag_off of the inner header, as stored */
+    /* IPv4: ver_ihl tos tot_len id frag_off of the inner header, as stored;
+     * IPv6: ver_tc_flow payload_len next hop_limit */
+    uint64_t iw0;
     __builtin_memcpy(&iw0, p->frame + 14, 8);
-    const uint64_t df = (iw0 >> 48) & sl_htons(SL_IPV4_DF); /* the outer frag_off */
-    /* id: 0 with DF, else inner id ^ the hash's low 16 bits (xor commutes
-     * with the byte swap) */
-    const uint64_t id =
-        df ? 0 : ((iw0 >> 32) & 0xffffu) ^ sl_htons((uint16_t)sl_encap_hash32(flow_hash));
-    const uint8_t next = gue ? (uint8_t)SL_IPPROTO_UDP : (uint8_t)SL_IPPROTO_IPIP;
+    uint64_t tos;
+    uint64_t df; /* the outer frag_off */
+    uint64_t id;
+    if (inner6) {
+        /* the traffic class: the low nibble of byte 0, the high one of byte 1 */
+        tos = ((iw0 & 0x0fu) << 12 | (iw0 & 0xf000u) >> 4) & 0xff00u;
+        df = sl_htons(SL_IPV4_DF);
+        id = 0;
+    } else {
+        tos = iw0 & 0xff00u;
+        df = (iw0 >> 48) & sl_htons(SL_IPV4_DF);
+        /* id: 0 with DF, else inner id ^ the hash's low 16 bits (xor
+         * commutes with the byte swap) */
+        id = df ? 0 : ((iw0 >> 32) & 0xffffu) ^ sl_htons((uint16_t)sl_encap_hash32(flow_hash));
+    }
+    const uint8_t inner_proto = inner6 ? (uint8_t)SL_IPPROTO_IPV6 : (uint8_t)SL_IPPROTO_IPIP;
+    const uint8_t next = gue ? (uint8_t)SL_IPPROTO_UDP : inner_proto;
     uint32_t daddr;
     __builtin_memcpy(&daddr, be->addr, 4);
-    const uint64_t w0 = 0x45u | (iw0 & 0xff00u) /* tos */ |
-                        (uint64_t)sl_htons((uint16_t)outer_len) << 16 | id << 32 | df << 48;
+    const uint64_t w0 =
+        0x45u | tos | (uint64_t)sl_htons((uint16_t)outer_len) << 16 | id << 32 | df << 48;
     uint64_t w1 = (uint64_t)ctx->ttl | (uint64_t)next << 8 | (uint64_t)ctx->box_ip4 << 32;
     w1 |= (uint64_t)sl_burst_ip4_csum(w0, w1, daddr) << 16;
 
@@ -301,12 +316,36 @@ SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
         const uint16_t sport = sl_htons(sl_gue_sport(ctx, flow_hash));
         const uint16_t ulen = sl_htons((uint16_t)(l3_len + SL_ENCAP_GUE_LEN));
         const uint64_t u = (uint64_t)sport | (uint64_t)gue_dport << 16 | (uint64_t)ulen << 32;
-        const uint32_t g = (uint32_t)SL_IPPROTO_IPIP << 8; /* ver 0 C 0 hlen 0, proto 4, flags 0 */
+        const uint32_t g = (uint32_t)inner_proto << 8; /* ver 0 C 0 hlen 0, proto, flags 0 */
         __builtin_memcpy(out + 34, &u, 8);
         __builtin_memcpy(out + 42, &g, 4);
     }
     p->frame = out;
     p->len = 14 + outer_len;
+    return 1;
+}
+
+/* Encapsulation the register-built sl_burst_encap4 does not cover (IPv6
+ * packets, IPv6 backends): the generic sl_rewrite_forward on a frame that
+ * the burst's parse checked (untagged, the IP packet l3_len bytes at 14),
+ * given the only sl_pkt fields it reads, so that nothing is zeroed per
+ * packet. Out of line: the rarer pairs of families should not grow the
+ * burst's loops. Returns 0, having written nothing, when the generic path
+ * must take the frame (MTU, headroom, GUE port 0). */
+SL_OUTLINE int sl_burst_encap_generic(struct sl_burst_pkt *p, uint16_t ethertype, uint16_t l3_len,
+                                      const struct sl_encap_ctx *ctx, const struct sl_service *svc,
+                                      const struct sl_backend *be, uint64_t flow_hash) {
+    struct sl_pkt pkt;
+    pkt.l3_off = 14;
+    pkt.l3_len = l3_len;
+    pkt.ethertype = ethertype;
+    const struct sl_rw_result r =
+        sl_rewrite_forward(p->frame, p->len, p->headroom, &pkt, ctx, svc, be, flow_hash);
+    if (r.verdict != SL_RW_OK) {
+        return 0;
+    }
+    p->frame = r.frame;
+    p->len = r.len;
     return 1;
 }
 
@@ -432,7 +471,7 @@ SL_INLINE void sl_burst_cached_lookup(const struct sl_tables *t, struct sl_burst
 
 /* The IPv6 frames of a burst: p[idx[0..n)]. Each gets its outcome, or
  * stays SL_BURST_SLOW (set by the caller) when it is not the common case:
- * extension headers, a service that encapsulates, ... */
+ * extension headers, an MTU overflow, ... */
 SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_encap_ctx *ctx,
                                  struct sl_burst_pkt *p, const uint8_t *idx, unsigned n) {
     uint64_t m[5][SL_BURST_MAX];
@@ -518,10 +557,14 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
             const uint32_t s = sl_fastmod((uint32_t)h[j], svc->table_fastmod, svc->table_size);
             slot[j] = &t->arena[svc->table_offset + s];
             __builtin_prefetch(slot[j]);
+            if (svc->fwd_mode != SL_FWD_DSR_L2) {
+                __builtin_prefetch(p[idx[j]].frame - 1, 1); /* the headroom */
+            }
         }
     }
-    /* 5. backend; 6. rewrite (dsr-l2 only: the others encapsulate in the
-     * generic path) */
+    /* 5. backend; 6. rewrite */
+    uint64_t eth[2];
+    sl_burst_encap_eth(ctx, eth);
     for (unsigned j = 0; j < n; j++) {
         if (!go[j]) {
             continue;
@@ -533,11 +576,25 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
                          (uint16_t)q->len);
             continue;
         }
-        if (t->services[sid_of[j]].fwd_mode != SL_FWD_DSR_L2) {
-            continue; /* stays SL_BURST_SLOW, untouched */
+        const struct sl_service *svc = &t->services[sid_of[j]];
+        const uint16_t in_len = (uint16_t)q->len;
+        if (svc->fwd_mode == SL_FWD_DSR_L2) {
+            sl_rewrite_dsr_l2(q->frame, ctx->box_mac, t->backends[bid].mac);
+        } else {
+            /* checked by sl_burst_parse6: 40 + the payload length fits the frame */
+            const uint16_t l3_len = (uint16_t)(40u + sl_ntohs(sl_rw_ld16(q->frame + 18)));
+            const struct sl_backend *be = &t->backends[bid];
+            const int gue = svc->fwd_mode == SL_FWD_GUE;
+            const int ok =
+                be->family == SL_AF_INET
+                    ? sl_burst_encap4(q, l3_len, ctx, eth, be, gue,
+                                      svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[j], 1)
+                    : sl_burst_encap_generic(q, SL_ETH_P_IPV6, l3_len, ctx, svc, be, h[j]);
+            if (!ok) {
+                continue; /* stays SL_BURST_SLOW, untouched */
+            }
         }
-        sl_rewrite_dsr_l2(q->frame, ctx->box_mac, t->backends[bid].mac);
-        sl_burst_set(q, SL_BURST_FORWARD, SL_DROP_NONE, sid_of[j], bid, (uint16_t)q->len);
+        sl_burst_set(q, SL_BURST_FORWARD, SL_DROP_NONE, sid_of[j], bid, in_len);
     }
 }
 
@@ -651,9 +708,12 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         }
     }
 
-    /* 6. rewrite */
+    /* 6. rewrite; encapsulation to IPv6 backends after the loop, out of
+     * line (a call inside would cost the loop ~2% in spilled registers) */
     uint64_t eth[2];
     sl_burst_encap_eth(ctx, eth);
+    uint8_t to6[SL_BURST_MAX];
+    unsigned n_to6 = 0;
     for (unsigned i = 0; i < n; i++) {
         if (!go[i]) {
             continue;
@@ -670,13 +730,22 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
                 ok = 1;
                 break;
             case SL_FWD_IPIP:
-                ok = be->family == SL_AF_INET &&
-                     sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 0, 0, h[i]);
+                if (be->family == SL_AF_INET) {
+                    ok = sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 0, 0, h[i], 0);
+                } else {
+                    to6[n_to6++] = (uint8_t)i;
+                    ok = 0;
+                }
                 break;
             case SL_FWD_GUE:
-                ok = be->family == SL_AF_INET &&
-                     sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 1,
-                                     svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[i]);
+                if (be->family == SL_AF_INET) {
+                    ok = sl_burst_encap4(&p[i], l3_len[i], ctx, eth, be, 1,
+                                         svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[i],
+                                         0);
+                } else {
+                    to6[n_to6++] = (uint8_t)i;
+                    ok = 0;
+                }
                 break;
             default:
                 ok = 0;
@@ -688,6 +757,14 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
             /* nothing was written */
             sl_burst_set(&p[i], SL_BURST_SLOW, SL_DROP_NONE, SL_DECIDE_NONE, SL_DECIDE_NONE,
                          in_len);
+        }
+    }
+    for (unsigned k = 0; k < n_to6; k++) {
+        const unsigned i = to6[k];
+        const uint16_t in_len = (uint16_t)p[i].len;
+        if (sl_burst_encap_generic(&p[i], SL_ETH_P_IPV4, l3_len[i], ctx, &t->services[sid_of[i]],
+                                   &t->backends[bid_of[i]], h[i])) {
+            sl_burst_set(&p[i], SL_BURST_FORWARD, SL_DROP_NONE, sid_of[i], bid_of[i], in_len);
         }
     }
     if (n6 != 0) {

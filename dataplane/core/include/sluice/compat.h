@@ -40,6 +40,9 @@ typedef __s64 int64_t;
 /* Every helper in the shared headers is static inline: BPF has no linker for
  * them, and the dataplane wants them inlined into its burst loop. */
 #define SL_INLINE static inline __attribute__((always_inline))
+/* A helper kept out of line: off the common case, where inlining it would
+ * only grow the loops around it. */
+#define SL_OUTLINE static __attribute__((noinline, unused))
 
 #define SL_PACKED __attribute__((packed))
 #define SL_CACHE_LINE 64
