@@ -639,7 +639,8 @@ TEST_CASE("burst path: the lookup cache follows the tables it was filled from", 
     t->generation = 1;
     Tables other = make_tables();
     other->generation = 1;
-    other->services[0].flags = 0; // service 0 inactive in the other copy
+    other->services[0].flags = 0;  // service 0 inactive in the other copy
+    other->services[10].flags = 0; // and IPv6 service 10
     const sl_encap_ctx ctx = make_ctx();
     sl_burst_cache cache;
     sl_burst_cache_init(&cache);
@@ -661,12 +662,15 @@ TEST_CASE("burst path: the lookup cache follows the tables it was filled from", 
     bursts(t.get());
     // the same copy, republished: a new generation
     t->services[1].flags = 0;
+    t->services[11].flags = 0;
     t->generation = 2;
     bursts(t.get());
     CHECK(cache.generation == 2);
     t->services[1].flags = SL_SVC_ACTIVE;
+    t->services[11].flags = SL_SVC_ACTIVE;
     t->generation = 3;
     bursts(t.get());
     CHECK(tally.drop_reason[SL_DROP_NOT_VIP] > 0);
     CHECK(tally.forward > 0);
+    CHECK(tally.forward6 > 0);
 }

@@ -400,9 +400,47 @@ void add_v6_service(sl_tables *t) {
     sl_index_insert(t, SL_AF_INET6, s.vip, s.port, s.proto, SL_MATCH_PORT, 1);
 }
 
-// eth: the 14 bytes to copy back over each frame's start first, or nullptr.
+// eth: the 14 bytes to copy back over each frame's start first, or nullptr;
+// cache: the burst path's lookup cache across bursts, or nullptr.
+// Adds n VIPs of each family on service 0's table (services 2..): flow i of
+// the pools goes to VIP i % n of its family (10.200.0.0 + k, 2001:db8:1::k).
+constexpr uint32_t kManyVips = 256;
+
+void add_many_vips(sl_tables *t, std::vector<uint8_t> &pool4, std::vector<uint8_t> &pool6) {
+    for (uint32_t k = 0; k < 2 * kManyVips; k++) {
+        const bool v6 = k >= kManyVips;
+        const uint32_t v = k % kManyVips;
+        const uint32_t sid = 2 + k;
+        sl_service &s = t->services[sid];
+        s = t->services[0];
+        std::memset(s.vip, 0, sizeof(s.vip));
+        if (v6) {
+            inet_pton(AF_INET6, "2001:db8:1::", s.vip);
+            s.vip[14] = static_cast<uint8_t>(v >> 8);
+            s.vip[15] = static_cast<uint8_t>(v);
+        } else {
+            const uint32_t a = htonl(0x0ac80000u + v);
+            std::memcpy(s.vip, &a, 4);
+        }
+        s.family = v6 ? SL_AF_INET6 : SL_AF_INET;
+        sl_index_insert(t, s.family, s.vip, s.port, s.proto, SL_MATCH_PORT,
+                        static_cast<uint16_t>(sid));
+    }
+    t->n_services = 2 + 2 * kManyVips;
+    for (uint32_t i = 0; i < kWarmFlows; i++) {
+        uint8_t *f4 = pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom;
+        const uint32_t a = htonl(0x0ac80000u + i % kManyVips);
+        std::memcpy(f4 + 14 + 16, &a, 4); // IPv4 daddr (its checksum is not checked)
+        uint8_t *f6 = pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom;
+        inet_pton(AF_INET6, "2001:db8:1::", f6 + 38);
+        f6[38 + 14] = static_cast<uint8_t>((i % kManyVips) >> 8);
+        f6[38 + 15] = static_cast<uint8_t>(i % kManyVips);
+    }
+}
+
 Figure run_warm(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<uint8_t> &pool,
-                uint32_t len, const uint8_t *eth, uint64_t packets, bool burst) {
+                uint32_t len, const uint8_t *eth, uint64_t packets, bool burst,
+                sl_burst_cache *cache = nullptr) {
     Sink sink;
     sl_burst_pkt b[SL_BURST_MAX];
     packets = (packets + SL_BURST_MAX - 1) / SL_BURST_MAX * SL_BURST_MAX;
@@ -416,7 +454,7 @@ Figure run_warm(const sl_tables *t, const sl_encap_ctx *ctx, std::vector<uint8_t
             }
         }
         if (burst) {
-            sl_burst_forward(t, ctx, b, SL_BURST_MAX);
+            sl_burst_forward_cached(t, ctx, cache, b, SL_BURST_MAX);
             sink.count(b, SL_BURST_MAX);
             continue;
         }
@@ -616,6 +654,44 @@ int main(int argc, char **argv) {
                           packets, all);
             fmt::print("{:<8} {:<8} {:>10.2f} {:>10.2f} {:>11.2f}x{}\n", mode_name, name, per, bur,
                        per / bur, all ? "" : "   VOID: not every packet was forwarded");
+            ok = ok && all;
+        }
+    }
+
+    {
+        TablesPtr t = make_tables(SL_FWD_DSR_L2);
+        add_v6_service(t.get());
+        std::vector<uint8_t> pool4(static_cast<size_t>(kWarmFlows) * kWarmSlot);
+        std::vector<uint8_t> pool6(pool4.size());
+        uint32_t len6 = 0;
+        for (uint32_t i = 0; i < kWarmFlows; i++) {
+            write_frame(pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
+            len6 = write_frame6(pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
+        }
+        add_many_vips(t.get(), pool4, pool6);
+        auto cache = std::make_unique<sl_burst_cache>();
+        sl_burst_cache_init(cache.get());
+        fmt::print("\ndsr-l2, the same flows over {} VIPs of each family (VIP i % {}), ns/pkt:\n",
+                   kManyVips, kManyVips);
+        fmt::print("{:<8} {:>10} {:>14} {:>14}\n", "family", "per packet", "burst no cache",
+                   "burst, cache");
+        for (auto [v6, name] : {std::pair<bool, const char *>{false, "IPv4"}, {true, "IPv6"}}) {
+            std::vector<uint8_t> &pool = v6 ? pool6 : pool4;
+            const uint32_t len = v6 ? len6 : kFrameLen;
+            bool all = true;
+            const double per = median_of(
+                [&] { return run_warm(t.get(), &ctx, pool, len, nullptr, packets, false); },
+                packets, all);
+            const double bur = median_of(
+                [&] { return run_warm(t.get(), &ctx, pool, len, nullptr, packets, true); }, packets,
+                all);
+            const double cached = median_of(
+                [&] {
+                    return run_warm(t.get(), &ctx, pool, len, nullptr, packets, true, cache.get());
+                },
+                packets, all);
+            fmt::print("{:<8} {:>10.2f} {:>14.2f} {:>14.2f}{}\n", name, per, bur, cached,
+                       all ? "" : "   VOID: not every packet was forwarded");
             ok = ok && all;
         }
     }
