@@ -8,7 +8,7 @@
 // as both, which must then come out even (B/A near 1).
 //
 // sluice-burst-ab --spec S.json [--vips N] [--vips-b M] [--flows F] [--proto udp|tcp]
-//                 [--blocks K]
+//                 [--blocks K] [--share-table 0|1] [--share-backends 0|1]
 //
 // Blocks of 512 bursts of 32 frames (64-byte frames of F flows, flow i to
 // VIP 10.0.0.1 + i % N, written 2048 frames ahead as in
@@ -21,6 +21,11 @@
 // addresses differ by up to 3% by themselves), on frames to M VIPs instead
 // of N: how much more a packet costs with traffic over M VIPs than over N,
 // against the same tables, without the machine's noise.
+// --share-table: every service reads service 0's Maglev table (the tables'
+// footprint of one VIP); --share-backends: every table entry names one of
+// backends 0-3 (the backend records' footprint of one VIP). Not sluice's
+// tables any more: what-if knobs, with --vips-b, for what the cost of many
+// VIPs is made of.
 // Prints one JSON line.
 #include <algorithm>
 #include <arpa/inet.h>
@@ -60,6 +65,8 @@ namespace va {
 #undef SL_SIPROUND_V
 #undef SL_BURST_CACHE_BITS
 #undef SL_BURST_CACHE_SIZE
+#undef SL_BURST_CACHE6_BITS
+#undef SL_BURST_CACHE6_SIZE
 namespace vb {
 #include SLUICE_AB_B
 } // namespace vb
@@ -97,6 +104,8 @@ int main(int argc, char **argv) {
     sluice::test::BenchOptions o;
     uint32_t vips_b = 0; // 0: B is the other version, on the same frames
     uint32_t blocks = 200;
+    bool share_table = false;
+    bool share_backends = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -107,6 +116,12 @@ int main(int argc, char **argv) {
             vips_b = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--blocks") {
             blocks = static_cast<uint32_t>(std::stoul(v));
+        } else if ((k == "--share-table" || k == "--share-backends") && (v == "0" || v == "1")) {
+            (k == "--share-table" ? share_table : share_backends) = v == "1";
+        } else {
+            std::fprintf(stderr, "sluice-burst-ab: unknown option or bad value: %s %s\n", k.c_str(),
+                         v.c_str());
+            return 2;
         }
     }
     const std::string &spec_path = o.spec;
@@ -115,13 +130,24 @@ int main(int argc, char **argv) {
     const uint8_t proto = o.proto;
     if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0) {
         std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--vips-b M] "
-                             "[--flows F] [--proto udp|tcp] [--blocks K]\n");
+                             "[--flows F] [--proto udp|tcp] [--blocks K] [--share-table 0|1] "
+                             "[--share-backends 0|1]\n");
         return 2;
     }
     const sluice::test::BenchTables tables =
         sluice::test::bench_tables(spec_path, "sluice-burst-ab");
     if (!tables) {
         return 1;
+    }
+    for (uint32_t k = 1; share_table && k < tables->n_services; k++) {
+        tables->services[k].table_offset = tables->services[0].table_offset;
+        tables->services[k].table_size = tables->services[0].table_size;
+        tables->services[k].table_fastmod = tables->services[0].table_fastmod;
+    }
+    for (uint32_t i = 0; share_backends && i < SL_TABLE_ARENA_ENTRIES; i++) {
+        if (tables->arena[i] < SL_MAX_BACKENDS) {
+            tables->arena[i] = static_cast<uint16_t>(tables->arena[i] % 4);
+        }
     }
     const sl_tables *t = tables.get();
 
@@ -217,9 +243,11 @@ int main(int argc, char **argv) {
     const double a = median_per_packet(cycles[0]);
     const double b = median_per_packet(cycles[1]);
     std::printf("{\"vips\": %u, \"vips_b\": %u, \"flows\": %u, \"blocks\": %u, "
+                "\"share_table\": %s, \"share_backends\": %s, "
                 "\"packets_each\": %lu, \"forwarded_a\": %lu, \"forwarded_b\": %lu, "
                 "\"a_tsc_per_packet\": %.2f, \"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f}\n",
-                vips, vips_b != 0 ? vips_b : vips, flows, blocks,
+                vips, vips_b != 0 ? vips_b : vips, flows, blocks, share_table ? "true" : "false",
+                share_backends ? "true" : "false",
                 static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
                 static_cast<unsigned long>(forwarded[0]), static_cast<unsigned long>(forwarded[1]),
                 a, b, b / a);
