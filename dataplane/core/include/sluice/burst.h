@@ -625,9 +625,12 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
             }
         }
     }
-    /* 5. backend; 6. rewrite */
+    /* 5. backend; 6. rewrite; encapsulation to IPv6 backends after the
+     * loop, out of line (as for IPv4) */
     uint64_t eth[2];
     sl_burst_encap_eth(ctx, eth);
+    uint8_t to6[SL_BURST_MAX];
+    unsigned n_to6 = 0;
     for (unsigned j = 0; j < n; j++) {
         if (!go[j]) {
             continue;
@@ -647,17 +650,27 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
             /* checked by sl_burst_parse6: 40 + the payload length fits the frame */
             const uint16_t l3_len = (uint16_t)(40u + sl_ntohs(sl_rw_ld16(q->frame + 18)));
             const struct sl_backend *be = &t->backends[bid];
-            const int gue = svc->fwd_mode == SL_FWD_GUE;
-            const int ok =
-                be->family == SL_AF_INET
-                    ? sl_burst_encap4(q, l3_len, ctx, eth, be, gue,
-                                      svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[j], 1)
-                    : sl_burst_encap_generic(q, SL_ETH_P_IPV6, l3_len, ctx, svc, be, h[j]);
-            if (!ok) {
+            if (be->family != SL_AF_INET) {
+                to6[n_to6++] = (uint8_t)j;
+                continue;
+            }
+            if (!sl_burst_encap4(q, l3_len, ctx, eth, be, svc->fwd_mode == SL_FWD_GUE,
+                                 svc->gue_port != 0 ? svc->gue_port : ctx->gue_dport, h[j], 1)) {
                 continue; /* stays SL_BURST_SLOW, untouched */
             }
         }
         sl_burst_set(q, SL_BURST_FORWARD, SL_DROP_NONE, sid_of[j], bid, in_len);
+    }
+    for (unsigned k = 0; k < n_to6; k++) {
+        const unsigned j = to6[k];
+        struct sl_burst_pkt *q = &p[idx[j]];
+        const uint16_t in_len = (uint16_t)q->len;
+        const uint16_t bid = *slot[j];
+        const uint16_t l3_len = (uint16_t)(40u + sl_ntohs(sl_rw_ld16(q->frame + 18)));
+        if (sl_burst_encap_generic(q, SL_ETH_P_IPV6, l3_len, ctx, &t->services[sid_of[j]],
+                                   &t->backends[bid], h[j])) {
+            sl_burst_set(q, SL_BURST_FORWARD, SL_DROP_NONE, sid_of[j], bid, in_len);
+        }
     }
 }
 
@@ -772,7 +785,8 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
     }
 
     /* 6. rewrite; encapsulation to IPv6 backends after the loop, out of
-     * line (a call inside would cost the loop ~2% in spilled registers) */
+     * line (with the call inside, the loop cost IPv4 dsr-l2 and ipip 1.5-3%
+     * more in tools/bench/burst_ab.sh) */
     uint64_t eth[2];
     sl_burst_encap_eth(ctx, eth);
     uint8_t to6[SL_BURST_MAX];
