@@ -402,6 +402,19 @@ void add_v6_service(sl_tables *t) {
 
 // eth: the 14 bytes to copy back over each frame's start first, or nullptr;
 // cache: the burst path's lookup cache across bursts, or nullptr.
+// The frames of the kWarmFlows flows, one pool per family.
+struct WarmPools {
+    std::vector<uint8_t> pool4 = std::vector<uint8_t>(static_cast<size_t>(kWarmFlows) * kWarmSlot);
+    std::vector<uint8_t> pool6 = std::vector<uint8_t>(pool4.size());
+    uint32_t len6 = 0;
+    WarmPools() {
+        for (uint32_t i = 0; i < kWarmFlows; i++) {
+            write_frame(pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
+            len6 = write_frame6(pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
+        }
+    }
+};
+
 // Adds n VIPs of each family on service 0's table (services 2..): flow i of
 // the pools goes to VIP i % n of its family (10.200.0.0 + k, 2001:db8:1::k).
 constexpr uint32_t kManyVips = 256;
@@ -629,13 +642,10 @@ int main(int argc, char **argv) {
          {std::pair<uint8_t, const char *>{SL_FWD_DSR_L2, "dsr-l2"}, {SL_FWD_IPIP, "ipip"}}) {
         TablesPtr t = make_tables(mode);
         add_v6_service(t.get());
-        std::vector<uint8_t> pool4(static_cast<size_t>(kWarmFlows) * kWarmSlot);
-        std::vector<uint8_t> pool6(pool4.size());
-        uint32_t len6 = 0;
-        for (uint32_t i = 0; i < kWarmFlows; i++) {
-            write_frame(pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
-            len6 = write_frame6(pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
-        }
+        WarmPools w;
+        std::vector<uint8_t> &pool4 = w.pool4;
+        std::vector<uint8_t> &pool6 = w.pool6;
+        const uint32_t len6 = w.len6;
         uint8_t eth4[14];
         uint8_t eth6[14];
         std::memcpy(eth4, pool4.data() + kHeadroom, 14);
@@ -661,13 +671,10 @@ int main(int argc, char **argv) {
     {
         TablesPtr t = make_tables(SL_FWD_DSR_L2);
         add_v6_service(t.get());
-        std::vector<uint8_t> pool4(static_cast<size_t>(kWarmFlows) * kWarmSlot);
-        std::vector<uint8_t> pool6(pool4.size());
-        uint32_t len6 = 0;
-        for (uint32_t i = 0; i < kWarmFlows; i++) {
-            write_frame(pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
-            len6 = write_frame6(pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
-        }
+        WarmPools w;
+        std::vector<uint8_t> &pool4 = w.pool4;
+        std::vector<uint8_t> &pool6 = w.pool6;
+        const uint32_t len6 = w.len6;
         add_many_vips(t.get(), pool4, pool6);
         auto cache = std::make_unique<sl_burst_cache>();
         sl_burst_cache_init(cache.get());
