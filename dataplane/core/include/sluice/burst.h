@@ -424,7 +424,7 @@ SL_STATIC_ASSERT(sizeof(struct sl_burst_cache_entry) == 16, "cache entry is 16 b
  * about what a cache probe does, so only a cache that rarely misses pays
  * (a miss is both and a fill): with 1024 entries, 256 VIPs shared 221 slots
  * and the burst path at 256 IPv6 VIPs was 20% slower than without a cache;
- * with 4096, 6-10% faster (`sluice-bench-core`). */
+ * with 4096, 6-13% faster (`sluice-bench-core`). */
 #define SL_BURST_CACHE6_BITS 12
 #define SL_BURST_CACHE6_SIZE (1u << SL_BURST_CACHE6_BITS)
 
