@@ -457,6 +457,9 @@ SL_INLINE void sl_burst_cache_check(struct sl_burst_cache *c, const struct sl_ta
             c->e[i].vip_port_proto = ~(uint64_t)0; /* matches no packet */
         }
         for (unsigned i = 0; i < SL_BURST_CACHE6_SIZE; i++) {
+            /* the whole key: a probe compares all of it */
+            c->e6[i].vip_a = 0;
+            c->e6[i].vip_b = 0;
             c->e6[i].port_proto = ~(uint32_t)0; /* matches no packet: 24 bits */
         }
         c->tables = t;
