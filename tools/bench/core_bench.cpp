@@ -402,17 +402,25 @@ void add_v6_service(sl_tables *t) {
 
 // eth: the 14 bytes to copy back over each frame's start first, or nullptr;
 // cache: the burst path's lookup cache across bursts, or nullptr.
-// The frames of the kWarmFlows flows, one pool per family.
+// The frames of the kWarmFlows flows, one pool per family, their length
+// and their Ethernet header as written (to copy back after ipip).
 struct WarmPools {
     std::vector<uint8_t> pool4 = std::vector<uint8_t>(static_cast<size_t>(kWarmFlows) * kWarmSlot);
     std::vector<uint8_t> pool6 = std::vector<uint8_t>(pool4.size());
     uint32_t len6 = 0;
+    uint8_t eth4[14] = {};
+    uint8_t eth6[14] = {};
     WarmPools() {
         for (uint32_t i = 0; i < kWarmFlows; i++) {
             write_frame(pool4.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
             len6 = write_frame6(pool6.data() + static_cast<size_t>(i) * kWarmSlot + kHeadroom, i);
         }
+        std::memcpy(eth4, pool4.data() + kHeadroom, 14);
+        std::memcpy(eth6, pool6.data() + kHeadroom, 14);
     }
+    std::vector<uint8_t> &pool(bool v6) { return v6 ? pool6 : pool4; }
+    uint32_t len(bool v6) const { return v6 ? len6 : kFrameLen; }
+    const uint8_t *eth(bool v6) const { return v6 ? eth6 : eth4; }
 };
 
 // Adds n VIPs of each family on service 0's table (services 2..): flow i of
@@ -643,18 +651,10 @@ int main(int argc, char **argv) {
         TablesPtr t = make_tables(mode);
         add_v6_service(t.get());
         WarmPools w;
-        std::vector<uint8_t> &pool4 = w.pool4;
-        std::vector<uint8_t> &pool6 = w.pool6;
-        const uint32_t len6 = w.len6;
-        uint8_t eth4[14];
-        uint8_t eth6[14];
-        std::memcpy(eth4, pool4.data() + kHeadroom, 14);
-        std::memcpy(eth6, pool6.data() + kHeadroom, 14);
-        const bool encap = mode != SL_FWD_DSR_L2;
         for (auto [v6, name] : {std::pair<bool, const char *>{false, "IPv4"}, {true, "IPv6"}}) {
-            std::vector<uint8_t> &pool = v6 ? pool6 : pool4;
-            const uint32_t len = v6 ? len6 : kFrameLen;
-            const uint8_t *eth = encap ? (v6 ? eth6 : eth4) : nullptr;
+            std::vector<uint8_t> &pool = w.pool(v6);
+            const uint32_t len = w.len(v6);
+            const uint8_t *eth = mode != SL_FWD_DSR_L2 ? w.eth(v6) : nullptr;
             bool all = true;
             const double per =
                 median_of([&] { return run_warm(t.get(), &ctx, pool, len, eth, packets, false); },
@@ -672,10 +672,7 @@ int main(int argc, char **argv) {
         TablesPtr t = make_tables(SL_FWD_DSR_L2);
         add_v6_service(t.get());
         WarmPools w;
-        std::vector<uint8_t> &pool4 = w.pool4;
-        std::vector<uint8_t> &pool6 = w.pool6;
-        const uint32_t len6 = w.len6;
-        add_many_vips(t.get(), pool4, pool6);
+        add_many_vips(t.get(), w.pool4, w.pool6);
         auto cache = std::make_unique<sl_burst_cache>();
         sl_burst_cache_init(cache.get());
         fmt::print("\ndsr-l2, the same flows over {} VIPs of each family (VIP i % {}), ns/pkt:\n",
@@ -683,8 +680,8 @@ int main(int argc, char **argv) {
         fmt::print("{:<8} {:>10} {:>14} {:>14}\n", "family", "per packet", "burst no cache",
                    "burst, cache");
         for (auto [v6, name] : {std::pair<bool, const char *>{false, "IPv4"}, {true, "IPv6"}}) {
-            std::vector<uint8_t> &pool = v6 ? pool6 : pool4;
-            const uint32_t len = v6 ? len6 : kFrameLen;
+            std::vector<uint8_t> &pool = w.pool(v6);
+            const uint32_t len = w.len(v6);
             bool all = true;
             const double per = median_of(
                 [&] { return run_warm(t.get(), &ctx, pool, len, nullptr, packets, false); },
