@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "io_guard.hpp"
 
+#include <cerrno>
 #include <cstddef>
+#include <ctime>
 #include <linux/membarrier.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,7 +18,7 @@ namespace {
 
 std::atomic<bool> g_armed{false};
 bool g_membarrier = false;
-thread_local bool t_worker = false;
+thread_local bool t_worker = false; // also read by poll() below
 
 long membarrier(int cmd) {
     return syscall(__NR_membarrier, cmd, 0, 0);
@@ -81,4 +84,36 @@ extern "C" int munmap(void *addr, size_t len) noexcept {
     const int r = static_cast<int>(syscall(SYS_munmap, addr, len));
     g::resume();
     return r;
+}
+
+// The process's poll (it takes the place of libc's, as munmap above): a
+// worker never waits in it.
+// - DPDK 22.11's af_packet PMD calls poll(fd, POLLOUT, -1) inside
+//   rte_eth_tx_burst when the next frame of its TX ring is still the
+//   kernel's, and then writes that frame without looking at it again. The
+//   worker sleeps until the socket is writable, which paces its RX and every
+//   other port it serves to one congested link; and the socket is writable
+//   as soon as its send buffer has room, not when that frame is free, so the
+//   PMD overwrites a frame the kernel has not sent yet (a packet lost,
+//   counted as sent; or one being sent, corrupted). A worker's poll without
+//   a time limit therefore fails at once with EAGAIN: the PMD stops filling
+//   its ring, kicks the kernel and returns what it took; the worker frees
+//   the rest and counts them as tx_full.
+// - The af_xdp PMD polls an empty RX ring for up to 1 s: a worker's poll
+//   with a time limit runs with none (the fd's poll method still runs, and
+//   with it af_xdp's wakeup of the kernel).
+extern "C" int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
+    if (sluice::io_guard::t_worker) {
+        if (timeout < 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        const timespec zero{};
+        return ppoll(fds, nfds, &zero, nullptr);
+    }
+    if (timeout < 0) {
+        return ppoll(fds, nfds, nullptr, nullptr);
+    }
+    const timespec ts{timeout / 1000, static_cast<long>(timeout % 1000) * 1000000L};
+    return ppoll(fds, nfds, &ts, nullptr);
 }
