@@ -1,0 +1,190 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# A TX link that takes (almost) nothing must not stop the worker. The real
+# sluice-dataplane, one worker, on net_af_packet (qdisc_bypass=0) on one end
+# of a veth pair whose egress has a tbf qdisc of 100 bit/s: the kernel sends
+# a few frames, then the socket's send buffer is full of queued packets and
+# the PMD's TX ring of frames the kernel cannot take, as on a NIC whose link
+# went down under load. DPDK 22.11's af_packet PMD would then wait in
+# poll(-1) inside rte_eth_tx_burst, and the worker with it, until a signal
+# (io_guard.cpp: a worker's poll never waits). Checked:
+#  - the worker receives every frame sent (batches of 200, each waited for
+#    before the next, so that no RX ring overflows): it did not stop at the
+#    TX ring's ~512 frames;
+#  - every frame is accounted for: rx = tx + tx_full, with tx_full > 0 and
+#    the tbf's backlog at 100 packets or more (the TX path really was full);
+#  - afterwards its heartbeat is fresh and it takes up newly published
+#    tables within 2 s (it reports its quiescent state);
+#  - SIGTERM stops it with exit code 0 within 10 s.
+#
+# Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
+# SLUICE_TEST_DIR.
+set -euo pipefail
+trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
+
+here=${SLUICE_TEST_DIR:-$(dirname "$0")}
+dp=${SLUICE_DATAPLANE:?}
+region=${SLUICE_DP_REGION:?}
+py=/usr/bin/python3
+frames=${SLUICE_TXSTALL_FRAMES:-4000}
+batch=200
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: needs root (a network namespace, a veth pair, a qdisc)"
+    exit 77
+fi
+
+free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+if [ "${free_huge:-0}" -ge 128 ]; then
+    mem_args=(--in-memory)
+else
+    mem_args=(--no-huge -m 256 --no-shconf)
+fi
+
+ns=sl-txs-$$
+inst=dptest-txs-$$
+prefix=sluice-dptest-txs-$$
+work=$(mktemp -d /tmp/sluice-dp-txs.XXXXXX)
+dp_pid=
+cleanup() {
+    if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
+    ip netns del "$ns" 2>/dev/null || true
+    "$region" unlink --instance "$inst" 2>/dev/null || true
+    rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
+}
+trap cleanup EXIT
+cd "$work"
+
+if ! ip netns add "$ns" 2>err.txt; then
+    echo "SKIP: cannot create a network namespace: $(cat err.txt)"
+    exit 77
+fi
+if ! ip -n "$ns" link add snd type veth peer name dpe 2>err.txt; then
+    echo "SKIP: cannot create a veth pair (kernel without veth?): $(cat err.txt)"
+    exit 77
+fi
+nsx() { ip netns exec "$ns" "$@"; }
+nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+for i in snd dpe; do
+    ip -n "$ns" link set "$i" arp off mtu 1500
+    nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
+    ip -n "$ns" link set "$i" up
+done
+if ! nsx tc qdisc add dev dpe root tbf rate 100bit burst 1600 limit 100000000 2>err.txt; then
+    echo "SKIP: cannot add a tbf qdisc (kernel without sch_tbf?): $(cat err.txt)"
+    exit 77
+fi
+
+"$region" publish --instance "$inst" --spec "$here/services.json"
+# Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
+ip netns exec "$ns" "$dp" -l 0 --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
+    --log-level='*:warning' -- --port "net_af_packet0,iface=dpe,qdisc_bypass=0" \
+    --instance "$inst" --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 \
+    --gateway-mac 02:00:00:00:00:fe >dp.log 2>&1 &
+dp_pid=$!
+if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000; then
+    echo "FAIL: no worker running"
+    cat dp.log
+    exit 1
+fi
+
+# TCP SYNs to the dsr-l2 service 10.0.0.1:80, each from a source of its own.
+sent=0
+while [ "$sent" -lt "$frames" ]; do
+    nsx $py - "$sent" "$batch" <<'PY'
+import socket, struct, sys
+first, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("snd", 0))
+eth = bytes.fromhex("0200000000aa" "0200000000bb" "0800")
+for i in range(first, first + n):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xffff, 0x4000, 64, 6, 0,
+                     bytes([198, 18, (i >> 8) & 255, i & 255]), bytes([10, 0, 0, 1]))
+    words = struct.unpack("!10H", ip)
+    c = sum(words)
+    c = (c & 0xffff) + (c >> 16)
+    c = (c & 0xffff) + (c >> 16)
+    ip = ip[:10] + struct.pack("!H", ~c & 0xffff) + ip[12:]
+    tcp = struct.pack("!HHIIBBHHH", 10000 + i % 50000, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
+    s.send(eth + ip + tcp)
+PY
+    sent=$((sent + batch))
+    if ! "$region" wait-rx --instance "$inst" --packets "$sent" --timeout-ms 10000; then
+        "$region" counters --instance "$inst" >counters.json || true
+        echo "FAIL: the worker stopped receiving with its TX path full ($sent frames sent)"
+        cat counters.json dp.log
+        exit 1
+    fi
+done
+echo "sent $sent frames, all received"
+
+# The worker goes on: a fresh heartbeat, newly published tables taken up.
+sleep 1
+after=$($py -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
+if ! "$region" wait-worker --instance "$inst" --timeout-ms 2000 --after-ns "$after"; then
+    echo "FAIL: no heartbeat from the worker after the traffic"
+    exit 1
+fi
+"$region" publish --instance "$inst" --spec "$here/swap_a.json"
+if ! $py - "$region" "$inst" <<'PY'
+import json, subprocess, sys, time
+deadline = time.monotonic() + 2.0
+while True:
+    c = json.loads(subprocess.check_output([sys.argv[1], "counters", "--instance", sys.argv[2]]))
+    if c["workers"][0]["observed_generation"] >= 2:
+        print("the worker took up generation 2")
+        sys.exit(0)
+    if time.monotonic() > deadline:
+        print("FAIL: the worker did not take up generation 2 within 2 s:", c["workers"][0])
+        sys.exit(1)
+    time.sleep(0.02)
+PY
+then
+    exit 1
+fi
+
+nsx tc -s qdisc show dev dpe >tc.txt
+backlog=$(grep -o 'backlog [0-9]*b [0-9]*p' tc.txt | grep -o '[0-9]*p' | tr -d p)
+"$region" counters --instance "$inst" >counters.json
+kill -TERM "$dp_pid"
+rc=0
+for _ in $(seq 100); do
+    kill -0 "$dp_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$dp_pid" 2>/dev/null; then
+    echo "FAIL: sluice-dataplane still runs 10 s after SIGTERM"
+    exit 1
+fi
+wait "$dp_pid" || rc=$?
+dp_pid=
+if [ "$rc" != 0 ]; then
+    echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
+    cat dp.log
+    exit 1
+fi
+echo "exit 0 after SIGTERM"
+
+$py - counters.json "$sent" "${backlog:-0}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+sent, backlog = int(sys.argv[2]), int(sys.argv[3])
+w = c["workers"][0]
+rx, tx, tx_full = w["rx_packets"], w["tx_packets"], c["drops"]["tx_full"]
+other = {k: v for k, v in c["drops"].items() if v and k != "tx_full"}
+print(f"rx {rx}, tx {tx}, tx_full {tx_full}, other drops {other}, tbf backlog {backlog} packets")
+ok = True
+if rx != sent:
+    print(f"FAIL: rx {rx}, want {sent}")
+    ok = False
+if other or rx != tx + tx_full:
+    print("FAIL: want rx = tx + tx_full and no other drop")
+    ok = False
+if tx_full == 0 or backlog < 100:
+    print("FAIL: the TX path was never full (tx_full 0 or tbf backlog under 100): "
+          "the test did not test what it should")
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+echo "PASS"
