@@ -35,70 +35,22 @@
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
-here=${SLUICE_TEST_DIR:-$(dirname "$0")}
-dp=${SLUICE_DATAPLANE:?}
-region=${SLUICE_DP_REGION:?}
+TEST=mq
 lookup=${SLUICE_DP_LOOKUP:?}
 lcores=${SLUICE_MQ_LCORES:-0,1}
 qpairs=${SLUICE_MQ_QPAIRS:-2}
-py=/usr/bin/python3
-
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP: needs root (a network namespace and a veth pair)"
-    exit 77
-fi
 if [ "$(nproc)" -lt 2 ]; then
     echo "SKIP: needs 2 CPUs (two worker lcores, -l 0,1)"
     exit 77
 fi
-if ! $py -c 'import scapy' 2>/dev/null; then
+if ! /usr/bin/python3 -c 'import scapy' 2>/dev/null; then
     echo "SKIP: python3-scapy is not installed"
     exit 77
 fi
-
-free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-if [ "${free_huge:-0}" -ge 128 ]; then
-    mem_args=(--in-memory)
-else
-    mem_args=(--no-huge -m 256 --no-shconf)
-fi
-
-ns=sl-mq-$$
-snd=mq-snd   # the sender's and capture's end
-dpe=mq-dp    # the dataplane's end
-inst=dptest-mq-$$
-prefix=sluice-dptest-mq-$$
-work=$(mktemp -d /tmp/sluice-dp-mq.XXXXXX)
-dp_pid=
-cleanup() {
-    if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
-    ip netns del "$ns" 2>/dev/null || true
-    "$region" unlink --instance "$inst" 2>/dev/null || true
-    rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
-}
-trap cleanup EXIT
-cd "$work"
-
-if ! ip netns add "$ns" 2>err.txt; then
-    echo "SKIP: cannot create a network namespace: $(cat err.txt)"
-    exit 77
-fi
-if ! ip -n "$ns" link add "$snd" type veth peer name "$dpe" 2>err.txt; then
-    echo "SKIP: cannot create a veth pair (kernel without veth?): $(cat err.txt)"
-    exit 77
-fi
-nsx() { ip netns exec "$ns" "$@"; }
-# Nothing but the test's packets on the wire: no IPv6 (router solicitations,
-# MLD), no ARP; no offloads (the packet sockets must see real frames), as in
-# scripts/lab.
-nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-for i in "$snd" "$dpe"; do
-    ip -n "$ns" link set "$i" arp off mtu 1500
-    nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
-done
-ip -n "$ns" link set lo up
-ip -n "$ns" link set "$snd" up
-ip -n "$ns" link set "$dpe" up
+. "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
+snd=mq-snd # the sender's and capture's end
+dpe=mq-dp  # the dataplane's end
+veth_pair "$snd" "$dpe"
 
 box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
      --gateway-mac 02:00:00:00:00:fe)

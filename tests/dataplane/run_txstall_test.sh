@@ -23,54 +23,11 @@
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
-here=${SLUICE_TEST_DIR:-$(dirname "$0")}
-dp=${SLUICE_DATAPLANE:?}
-region=${SLUICE_DP_REGION:?}
-py=/usr/bin/python3
+TEST=txs
 frames=${SLUICE_TXSTALL_FRAMES:-4000}
 batch=200
-
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP: needs root (a network namespace, a veth pair, a qdisc)"
-    exit 77
-fi
-
-free_huge=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-if [ "${free_huge:-0}" -ge 128 ]; then
-    mem_args=(--in-memory)
-else
-    mem_args=(--no-huge -m 256 --no-shconf)
-fi
-
-ns=sl-txs-$$
-inst=dptest-txs-$$
-prefix=sluice-dptest-txs-$$
-work=$(mktemp -d /tmp/sluice-dp-txs.XXXXXX)
-dp_pid=
-cleanup() {
-    if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
-    ip netns del "$ns" 2>/dev/null || true
-    "$region" unlink --instance "$inst" 2>/dev/null || true
-    rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
-}
-trap cleanup EXIT
-cd "$work"
-
-if ! ip netns add "$ns" 2>err.txt; then
-    echo "SKIP: cannot create a network namespace: $(cat err.txt)"
-    exit 77
-fi
-if ! ip -n "$ns" link add snd type veth peer name dpe 2>err.txt; then
-    echo "SKIP: cannot create a veth pair (kernel without veth?): $(cat err.txt)"
-    exit 77
-fi
-nsx() { ip netns exec "$ns" "$@"; }
-nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-for i in snd dpe; do
-    ip -n "$ns" link set "$i" arp off mtu 1500
-    nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip -n "$ns" link set "$i" up
-done
+. "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
+veth_pair snd dpe
 if ! nsx tc qdisc add dev dpe root tbf rate 100bit burst 1600 limit 100000000 2>err.txt; then
     echo "SKIP: cannot add a tbf qdisc (kernel without sch_tbf?): $(cat err.txt)"
     exit 77
