@@ -77,6 +77,8 @@ struct PortInfo {
     bool pci = false;             // a PCI device (a NIC), not a vdev
     bool af_packet = false;       // net_af_packet: the kernel's fanout spreads flows, not RSS
     uint16_t max_queues = 0;      // the queue pairs the device offers (af_packet: qpairs)
+    std::string xdp_iface;        // net_af_xdp: its interface (iface=)
+    unsigned xdp_start_queue = 0; // and the first of its queues it reads (start_queue=)
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what
