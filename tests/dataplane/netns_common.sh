@@ -5,7 +5,7 @@
 # run_afxdp_test.sh): the binaries CTest names, a skip without root, the EAL
 # memory arguments this machine allows, a namespace, region instance, EAL
 # file prefix and work directory (the current directory from here on) named
-# after TEST, nsx (runs a command in the namespace), veth_pair, and a
+# after TEST, nsx (runs a command in the namespace), veth_pair, stop_dp, and a
 # cleanup that kills the dataplane in dp_pid and removes all of them. Needs
 # `set -euo pipefail` and TEST.
 
@@ -65,4 +65,28 @@ veth_pair() {
         nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
         ip -n "$ns" link set "$i" up
     done
+}
+
+# stop_dp LOG: SIGTERM to the dataplane in dp_pid, which must exit with 0
+# within 10 s (else the test fails, showing LOG).
+stop_dp() {
+    local rc=0 _
+    kill -TERM "$dp_pid"
+    for _ in $(seq 100); do
+        kill -0 "$dp_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$dp_pid" 2>/dev/null; then
+        echo "FAIL: sluice-dataplane still runs 10 s after SIGTERM"
+        cat "$1"
+        exit 1
+    fi
+    wait "$dp_pid" || rc=$?
+    dp_pid=
+    rm -rf "/var/run/dpdk/$prefix"
+    if [ "$rc" != 0 ]; then
+        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
+        cat "$1"
+        exit 1
+    fi
 }

@@ -54,19 +54,6 @@ start_dp() {
     fi
 }
 
-stop_dp() {
-    kill -TERM "$dp_pid"
-    local rc=0
-    wait "$dp_pid" || rc=$?
-    dp_pid=
-    rm -rf "/var/run/dpdk/$prefix"
-    if [ "$rc" != 0 ]; then
-        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
-        cat "$1"
-        exit 1
-    fi
-}
-
 echo "== one RX queue: every packet forwarded as predicted"
 veth_pair "$snd" "$dpe"
 $py "$here/multiqueue.py" gen in.pcap

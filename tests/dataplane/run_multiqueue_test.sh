@@ -125,16 +125,8 @@ PY
         echo "telemetry /sluice/workers rx_packets: $tel"
     fi
 
-    kill -TERM "$dp_pid"
-    rc=0
-    wait "$dp_pid" || rc=$?
-    dp_pid=
+    stop_dp dp.log
     t1=$(date +%s%N)
-    if [ "$rc" != 0 ]; then
-        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
-        cat dp.log
-        exit 1
-    fi
     echo "dataplane ran $(( (t1 - t0) / 1000000 )) ms; exit 0 after SIGTERM"
 
     "$region" counters --instance "$inst" >counters.json

@@ -16,7 +16,7 @@
 #    the tbf's backlog at 100 packets or more (the TX path really was full);
 #  - afterwards its heartbeat is fresh and it takes up newly published
 #    tables within 2 s (it reports its quiescent state);
-#  - SIGTERM stops it with exit code 0 within 10 s.
+#  - SIGTERM stops it with exit code 0 within 10 s (netns_common.sh).
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_TEST_DIR.
@@ -104,23 +104,7 @@ fi
 nsx tc -s qdisc show dev dpe >tc.txt
 backlog=$(grep -o 'backlog [0-9]*b [0-9]*p' tc.txt | grep -o '[0-9]*p' | tr -d p)
 "$region" counters --instance "$inst" >counters.json
-kill -TERM "$dp_pid"
-rc=0
-for _ in $(seq 100); do
-    kill -0 "$dp_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$dp_pid" 2>/dev/null; then
-    echo "FAIL: sluice-dataplane still runs 10 s after SIGTERM"
-    exit 1
-fi
-wait "$dp_pid" || rc=$?
-dp_pid=
-if [ "$rc" != 0 ]; then
-    echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
-    cat dp.log
-    exit 1
-fi
+stop_dp dp.log
 echo "exit 0 after SIGTERM"
 
 $py - counters.json "$sent" "${backlog:-0}" <<'PY'
