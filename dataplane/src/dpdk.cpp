@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <net/if.h>
 #include <optional>
 #include <sstream>
 #include <sys/stat.h>
@@ -342,10 +343,14 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                     p.name, framesz, opts.mtu));
             }
         }
-        if (std::strcmp(di.driver_name, "net_af_xdp") == 0) {
-            p.xdp_iface = devarg(spec, "iface").value_or("");
+        p.af_xdp = std::strcmp(di.driver_name, "net_af_xdp") == 0;
+        if (p.af_xdp) {
             p.xdp_start_queue = static_cast<unsigned>(
                 std::strtoul(devarg(spec, "start_queue").value_or("0").c_str(), nullptr, 10));
+        }
+        if (p.af_packet || p.af_xdp) {
+            p.iface = devarg(spec, "iface").value_or("");
+            p.ifindex = if_nametoindex(p.iface.c_str());
         }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         p.max_queues = maxq;
@@ -385,7 +390,7 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     // Not an error: flow steering (ethtool -N) may keep the VIPs' traffic on
     // sluice's queues and leave the rest to the host.
     for (const PortInfo &p : ports_) {
-        const unsigned nq = p.xdp_iface.empty() ? 0 : iface_rx_queues(p.xdp_iface);
+        const unsigned nq = p.af_xdp ? iface_rx_queues(p.iface) : 0;
         if (nq > queues_) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}' (net_af_xdp) reads RX queue(s) {}-{} of {}, "
@@ -393,8 +398,8 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                        "to sluice (unless flow steering keeps the VIPs' traffic on sluice's "
                        "queues); give {} {} RX queue(s) (ethtool -L {} combined {}), or the "
                        "port queue_count={} and {} lcores\n",
-                       p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.xdp_iface, nq,
-                       nq - queues_, p.xdp_iface, queues_, p.xdp_iface, queues_, nq, nq);
+                       p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.iface, nq,
+                       nq - queues_, p.iface, queues_, p.iface, queues_, nq, nq);
         }
     }
 }

@@ -77,8 +77,12 @@ struct PortInfo {
     bool pci = false;             // a PCI device (a NIC), not a vdev
     bool af_packet = false;       // net_af_packet: the kernel's fanout spreads flows, not RSS
     uint16_t max_queues = 0;      // the queue pairs the device offers (af_packet: qpairs)
-    std::string xdp_iface;        // net_af_xdp: its interface (iface=)
-    unsigned xdp_start_queue = 0; // and the first of its queues it reads (start_queue=)
+    bool af_xdp = false;          // net_af_xdp
+    unsigned xdp_start_queue = 0; // and the first of its interface's queues it reads
+    // af_packet and af_xdp: the kernel interface their sockets are bound to
+    // (iface=), and its ifindex when the port was created.
+    std::string iface;
+    unsigned ifindex = 0;
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what

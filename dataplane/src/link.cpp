@@ -2,10 +2,12 @@
 #include "link.hpp"
 
 #include <fmt/core.h>
+#include <net/if.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <string>
 #include <unistd.h>
 #include <vector>
 
@@ -30,7 +32,7 @@ constexpr unsigned kZeroCopySettleMs = 250;
 LinkSupervisor::LinkSupervisor(Ports &ports, std::atomic<bool> &stop) : ports_(ports), stop_(stop) {
     bool any = false;
     for (const PortInfo &p : ports_.info()) {
-        any = any || p.memif_client;
+        any = any || p.memif_client || p.ifindex != 0;
     }
     if (!any) {
         return;
@@ -74,6 +76,22 @@ void LinkSupervisor::run() {
     while (!quit_.load() && !stop_.load(std::memory_order_relaxed)) {
         usleep(kTickMs * 1000);
         for (unsigned i = 0; i < info.size(); i++) {
+            char name[IF_NAMESIZE];
+            if (info[i].ifindex != 0 && if_indextoname(info[i].ifindex, name) == nullptr) {
+                const unsigned now = if_nametoindex(info[i].iface.c_str());
+                fmt::print(stderr,
+                           "sluice-dataplane: port '{}': interface {} (ifindex {}) is gone{}: the "
+                           "port's sockets stay bound to it and receive nothing; exiting with "
+                           "status {} for the service manager to restart sluice-dataplane on the "
+                           "interface as it is now\n",
+                           info[i].name, info[i].iface, info[i].ifindex,
+                           now != 0 ? fmt::format(" (a new {} has ifindex {})", info[i].iface, now)
+                                    : std::string(),
+                           kExitRestart);
+                exit_status_.store(kExitRestart);
+                stop_.store(true, std::memory_order_relaxed);
+                return;
+            }
             if (!info[i].memif_client) {
                 continue;
             }

@@ -20,6 +20,13 @@
 // complete, the supervisor asks the dataplane to exit with kExitRestart,
 // for its service manager to start it again: a new process connects afresh
 // and resumes from the shared region.
+//
+// It also watches the kernel interfaces of af_packet and af_xdp ports. Their
+// sockets are bound to an interface by index: once that interface is gone
+// (deleted; or a driver reload made a new one of the same name) they receive
+// nothing, and DPDK 22.11 cannot rebind them. The supervisor then asks for a
+// restart with kExitRestart as well: a new process binds to the interface as
+// it is then (or, while there is none, fails to start until there is).
 #pragma once
 
 #include <atomic>
@@ -35,9 +42,9 @@ constexpr int kExitRestart = 75;
 
 class LinkSupervisor {
   public:
-    // Runs only if a port is a memif client; stops when `stop` is set, or
-    // when destroyed. Sets `stop` itself when the dataplane must restart
-    // (exit_status() is then kExitRestart).
+    // Runs only if a port is a memif client or has a kernel interface;
+    // stops when `stop` is set, or when destroyed. Sets `stop` itself when
+    // the dataplane must restart (exit_status() is then kExitRestart).
     LinkSupervisor(Ports &ports, std::atomic<bool> &stop);
     ~LinkSupervisor();
     LinkSupervisor(const LinkSupervisor &) = delete;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Sourced by the dataplane tests on a veth pair in a network namespace of
-# their own (run_multiqueue_test.sh, run_txstall_test.sh,
+# their own (run_multiqueue_test.sh, run_txstall_test.sh, run_ifgone_test.sh,
 # run_afxdp_test.sh): the binaries CTest names, a skip without root, the EAL
 # memory arguments this machine allows, a namespace, region instance, EAL
 # file prefix and work directory (the current directory from here on) named
