@@ -34,8 +34,6 @@ std::string rte_err(int e) {
     return std::string(rte_strerror(e < 0 ? -e : e));
 }
 
-// The value of `key` in a port spec ("name,key=value,..."), the last one
-// if it is given twice; nothing if it is not given.
 // The RX queues the kernel runs on network interface `iface`
 // (/sys/class/net/IFACE/queues/rx-N: XDP's rx_queue_index ranges over
 // them); 0 if it cannot tell.
@@ -52,6 +50,8 @@ unsigned iface_rx_queues(const std::string &iface) {
     return n;
 }
 
+// The value of `key` in a port spec ("name,key=value,..."), the last one
+// if it is given twice; nothing if it is not given.
 std::optional<std::string> devarg(const std::string &spec, const std::string &key) {
     std::optional<std::string> v;
     size_t pos = spec.find(',');

@@ -78,7 +78,7 @@ struct PortInfo {
     bool af_packet = false;       // net_af_packet: the kernel's fanout spreads flows, not RSS
     uint16_t max_queues = 0;      // the queue pairs the device offers (af_packet: qpairs)
     bool af_xdp = false;          // net_af_xdp
-    unsigned xdp_start_queue = 0; // and the first of its interface's queues it reads
+    unsigned xdp_start_queue = 0; // af_xdp: the first RX queue it reads (start_queue=)
     // af_packet and af_xdp: the kernel interface their sockets are bound to
     // (iface=), and its ifindex when the port was created.
     std::string iface;

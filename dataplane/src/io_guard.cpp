@@ -92,13 +92,14 @@ extern "C" int munmap(void *addr, size_t len) noexcept {
 //   rte_eth_tx_burst when the next frame of its TX ring is still the
 //   kernel's, and then writes that frame without looking at it again. The
 //   worker sleeps until the socket is writable, which paces its RX and every
-//   other port it serves to one congested link; and the socket is writable
-//   as soon as its send buffer has room, not when that frame is free, so the
-//   PMD overwrites a frame the kernel has not sent yet (a packet lost,
-//   counted as sent; or one being sent, corrupted). A worker's poll without
-//   a time limit therefore fails at once with EAGAIN: the PMD stops filling
-//   its ring, kicks the kernel and returns what it took; the worker frees
-//   the rest and counts them as tx_full.
+//   other port it serves to one congested link, or stops it for good when
+//   the link takes nothing (measured: dataplane-tx-stall). And the kernel
+//   says the socket is writable as soon as its send buffer has room, not
+//   only when that frame is free, so the PMD can write over a frame the
+//   kernel still holds. A worker's poll without a time limit therefore
+//   fails at once with EAGAIN: the PMD stops filling its ring, kicks the
+//   kernel and returns what it took; the worker frees the rest and counts
+//   them as tx_full.
 // - The af_xdp PMD polls an empty RX ring for up to 1 s: a worker's poll
 //   with a time limit runs with none (the fd's poll method still runs, and
 //   with it af_xdp's wakeup of the kernel).

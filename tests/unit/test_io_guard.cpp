@@ -57,7 +57,7 @@ TEST_CASE("io_guard poll: a worker's poll without a time limit fails at once wit
           "[io_guard]") {
     FullPipe p;
     int err = 0;
-    SECTION("on a socket that is not ready (af_packet's full TX ring)") {
+    SECTION("on an fd that is not ready (as af_packet's socket with its TX ring full)") {
         pollfd pfd{p.wr, POLLOUT, 0};
         CHECK(worker_poll(&pfd, -1, &err) == -1);
         CHECK(err == EAGAIN);
