@@ -5,9 +5,9 @@
 # run_afxdp_test.sh): the binaries CTest names, a skip without root, the EAL
 # memory arguments this machine allows, a namespace, region instance, EAL
 # file prefix and work directory (the current directory from here on) named
-# after TEST, nsx (runs a command in the namespace), veth_pair, stop_dp, and a
-# cleanup that kills the dataplane in dp_pid and removes all of them. Needs
-# `set -euo pipefail` and TEST.
+# after TEST, nsx (runs a command in the namespace), veth_pair, start_dp,
+# stop_dp, send_syns, have_af_xdp, and a cleanup that kills the dataplane in
+# dp_pid and removes all of them. Needs `set -euo pipefail` and TEST.
 
 here=${SLUICE_TEST_DIR:-$(dirname "$0")}
 dp=${SLUICE_DATAPLANE:?}
@@ -65,6 +65,60 @@ veth_pair() {
         nsx ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
         ip -n "$ns" link set "$i" up
     done
+}
+
+# start_dp LOG PORT [OPTION ...]: the dataplane, one worker (-l 0), on PORT
+# in the namespace (the box: MAC 02:00:00:00:00:aa, 192.0.2.1, gateway
+# 02:00:00:00:00:fe; sluice options after), stderr to LOG; waits for its
+# worker: a heartbeat newer than now, not a previous incarnation's.
+start_dp() {
+    local log=$1 port=$2 after
+    shift 2
+    after=$($py -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
+    # Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
+    ip netns exec "$ns" "$dp" -l 0 --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
+        --log-level='*:warning' -- --port "$port" --instance "$inst" \
+        --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe "$@" \
+        >"$log" 2>&1 &
+    dp_pid=$!
+    if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000 --after-ns "$after"; then
+        echo "FAIL: no worker running on $port"
+        cat "$log"
+        exit 1
+    fi
+}
+
+# send_syns IFACE FIRST N: TCP SYNs number FIRST .. FIRST + N - 1 to the
+# dsr-l2 service 10.0.0.1:80 of services.json, sent into IFACE (in the
+# namespace) towards the box's MAC, SYN i from 198.18.(i / 256).(i % 256)
+# port 10000 + i: one flow each.
+send_syns() {
+    nsx $py - "$@" <<'PY'
+import socket, struct, sys
+iface, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+eth = bytes.fromhex("0200000000aa" "0200000000bb" "0800")
+for i in range(first, first + n):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xffff, 0x4000, 64, 6, 0,
+                     bytes([198, 18, (i >> 8) & 255, i & 255]), bytes([10, 0, 0, 1]))
+    c = sum(struct.unpack("!10H", ip))
+    c = (c & 0xffff) + (c >> 16)
+    c = (c & 0xffff) + (c >> 16)
+    ip = ip[:10] + struct.pack("!H", ~c & 0xffff) + ip[12:]
+    tcp = struct.pack("!HHIIBBHHH", 10000 + i % 50000, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
+    s.send(eth + ip + tcp)
+PY
+}
+
+# have_af_xdp: true if this kernel has AF_XDP sockets; else false, with the
+# reason in af_xdp_why.
+have_af_xdp() {
+    local err
+    if ! err=$($py -c 'import socket; socket.socket(44, socket.SOCK_RAW).close()' 2>&1); then
+        af_xdp_why=${err##*$'\n'}
+        return 1
+    fi
 }
 
 # stop_dp LOG: SIGTERM to the dataplane in dp_pid, which must exit with 0

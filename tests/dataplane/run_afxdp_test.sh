@@ -29,30 +29,15 @@ if ! /usr/bin/python3 -c 'import scapy' 2>/dev/null; then
     echo "SKIP: python3-scapy is not installed"
     exit 77
 fi
-if ! err=$(/usr/bin/python3 -c 'import socket; socket.socket(44, socket.SOCK_RAW).close()' 2>&1); then
-    echo "SKIP: no AF_XDP sockets in this kernel: ${err##*$'\n'}"
+. "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
+if ! have_af_xdp; then
+    echo "SKIP: no AF_XDP sockets in this kernel: $af_xdp_why"
     exit 77
 fi
-. "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
 snd=x-snd # the sender's and capture's end
 dpe=x-dp  # the dataplane's end
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1 --gateway-mac 02:00:00:00:00:fe)
 warning="(net_af_xdp) reads RX queue(s) 0-0 of $dpe, which has 2"
-
-# The dataplane on net_af_xdp0 on $dpe, one worker, stderr to $1; waits
-# for the worker.
-start_dp() {
-    # Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
-    ip netns exec "$ns" "$dp" -l 0 --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
-        --log-level='*:warning' -- --port "net_af_xdp0,iface=$dpe" --instance "$inst" \
-        "${box[@]}" --mtu 1500 >"$1" 2>&1 &
-    dp_pid=$!
-    if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000; then
-        echo "FAIL: no worker running on net_af_xdp"
-        cat "$1"
-        exit 1
-    fi
-}
+box6=(--ipv6 2001:db8::1 --mtu 1500)
 
 echo "== one RX queue: every packet forwarded as predicted"
 veth_pair "$snd" "$dpe"
@@ -60,7 +45,7 @@ $py "$here/multiqueue.py" gen in.pcap
 "$region" publish --instance "$inst" --spec "$here/services.json"
 "$lookup" --instance "$inst" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
     --mtu 1500 >pred.jsonl
-start_dp dp1.log
+start_dp dp1.log "net_af_xdp0,iface=$dpe" "${box6[@]}"
 nsx $py "$here/multiqueue.py" send --iface "$snd" --veth "$snd" "$dpe" --pred pred.jsonl \
     --region "$region" --instance "$inst" in.pcap out.pcap stats.json
 stop_dp dp1.log
@@ -76,23 +61,14 @@ fi
 echo "== two RX queues, the port reads one: warned, and rightly"
 ip -n "$ns" link del "$snd"
 veth_pair "$snd" "$dpe" 2
-start_dp dp2.log
+start_dp dp2.log "net_af_xdp0,iface=$dpe" "${box6[@]}"
 if ! grep -qF "$warning" dp2.log; then
     echo "FAIL: no warning that the port reads 1 of the interface's 2 RX queues:"
     cat dp2.log
     exit 1
 fi
 grep -F "$warning" dp2.log
-nsx $py - "$snd" <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for i in range(64):  # TCP SYNs to the dsr-l2 service 10.0.0.1:80, one flow each
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
-                     bytes([198, 18, 0, i]), bytes([10, 0, 0, 1]))
-    tcp = struct.pack("!HHIIBBHHH", 10000 + i, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
-    s.send(bytes.fromhex("0200000000aa" "0200000000bb" "0800") + ip + tcp)
-PY
+send_syns "$snd" 0 64
 sleep 1
 rx=$("$region" counters --instance "$inst" | $py -c 'import json,sys; print(json.load(sys.stdin)["workers"][0]["rx_packets"])')
 stop_dp dp2.log

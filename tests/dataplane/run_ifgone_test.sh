@@ -27,48 +27,15 @@ snd=g-snd # the sender's end
 dpe=g-dp  # the dataplane's end
 "$region" publish --instance "$inst" --spec "$here/services.json"
 
-# start_dp KIND LOG: the dataplane on net_KIND0 on $dpe; waits for its
-# worker (a heartbeat newer than now: not the last incarnation's).
-start_dp() {
-    local after
-    after=$($py -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
-    # Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
-    ip netns exec "$ns" "$dp" -l 0 --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
-        --log-level='*:warning' -- --port "net_${1}0,iface=$dpe" --instance "$inst" \
-        --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe >"$2" 2>&1 &
-    dp_pid=$!
-    if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000 --after-ns "$after"; then
-        echo "FAIL: no worker running on net_${1}"
-        cat "$2"
-        exit 1
-    fi
-}
-
-# send_syns N: N TCP SYNs to the dsr-l2 service 10.0.0.1:80 into $snd;
-# then waits until the dataplane counted N received in this incarnation.
-send_syns() {
-    nsx $py - "$snd" "$1" <<'PY'
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for i in range(int(sys.argv[2])):
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
-                     bytes([198, 18, 1, i]), bytes([10, 0, 0, 1]))
-    tcp = struct.pack("!HHIIBBHHH", 10000 + i, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
-    s.send(bytes.fromhex("0200000000aa" "0200000000bb" "0800") + ip + tcp)
-PY
-}
-
 for kind in af_packet af_xdp; do
-    if [ "$kind" = af_xdp ] &&
-        ! err=$($py -c 'import socket; socket.socket(44, socket.SOCK_RAW).close()' 2>&1); then
-        echo "== $kind: SKIP: no AF_XDP sockets in this kernel: ${err##*$'\n'}"
+    if [ "$kind" = af_xdp ] && ! have_af_xdp; then
+        echo "== $kind: SKIP: no AF_XDP sockets in this kernel: $af_xdp_why"
         continue
     fi
     echo "== $kind"
     veth_pair "$snd" "$dpe"
-    start_dp "$kind" "dp-$kind.log"
-    send_syns 100
+    start_dp "dp-$kind.log" "net_${kind}0,iface=$dpe"
+    send_syns "$snd" 0 100
     "$region" wait-rx --instance "$inst" --packets 100 --timeout-ms 10000
 
     ip -n "$ns" link set "$dpe" down
@@ -79,7 +46,7 @@ for kind in af_packet af_xdp; do
         cat "dp-$kind.log"
         exit 1
     fi
-    send_syns 100
+    send_syns "$snd" 100 100
     "$region" wait-rx --instance "$inst" --packets 200 --timeout-ms 10000
     echo "interface down and up: the dataplane runs on, 200 received"
 
@@ -109,8 +76,8 @@ for kind in af_packet af_xdp; do
     fi
     grep -F "$want" "dp-$kind.log"
 
-    start_dp "$kind" "dp-$kind-2.log"
-    send_syns 100
+    start_dp "dp-$kind-2.log" "net_${kind}0,iface=$dpe"
+    send_syns "$snd" 0 100
     "$region" wait-rx --instance "$inst" --packets 100 --timeout-ms 10000
     stop_dp "dp-$kind-2.log"
     echo "started again on the new $dpe: 100 received"

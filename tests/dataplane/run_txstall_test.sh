@@ -34,38 +34,12 @@ if ! nsx tc qdisc add dev dpe root tbf rate 100bit burst 1600 limit 100000000 2>
 fi
 
 "$region" publish --instance "$inst" --spec "$here/services.json"
-# Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
-ip netns exec "$ns" "$dp" -l 0 --no-pci "${mem_args[@]}" --file-prefix "$prefix" \
-    --log-level='*:warning' -- --port "net_af_packet0,iface=dpe,qdisc_bypass=0" \
-    --instance "$inst" --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 \
-    --gateway-mac 02:00:00:00:00:fe >dp.log 2>&1 &
-dp_pid=$!
-if ! "$region" wait-worker --instance "$inst" --timeout-ms 20000; then
-    echo "FAIL: no worker running"
-    cat dp.log
-    exit 1
-fi
+start_dp dp.log "net_af_packet0,iface=dpe,qdisc_bypass=0"
 
-# TCP SYNs to the dsr-l2 service 10.0.0.1:80, each from a source of its own.
+# TCP SYNs to the dsr-l2 service, one flow each.
 sent=0
 while [ "$sent" -lt "$frames" ]; do
-    nsx $py - "$sent" "$batch" <<'PY'
-import socket, struct, sys
-first, n = int(sys.argv[1]), int(sys.argv[2])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("snd", 0))
-eth = bytes.fromhex("0200000000aa" "0200000000bb" "0800")
-for i in range(first, first + n):
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, i & 0xffff, 0x4000, 64, 6, 0,
-                     bytes([198, 18, (i >> 8) & 255, i & 255]), bytes([10, 0, 0, 1]))
-    words = struct.unpack("!10H", ip)
-    c = sum(words)
-    c = (c & 0xffff) + (c >> 16)
-    c = (c & 0xffff) + (c >> 16)
-    ip = ip[:10] + struct.pack("!H", ~c & 0xffff) + ip[12:]
-    tcp = struct.pack("!HHIIBBHHH", 10000 + i % 50000, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
-    s.send(eth + ip + tcp)
-PY
+    send_syns snd "$sent" "$batch"
     sent=$((sent + batch))
     if ! "$region" wait-rx --instance "$inst" --packets "$sent" --timeout-ms 10000; then
         "$region" counters --instance "$inst" >counters.json || true
