@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <sys/wait.h>
 #include <thread>
@@ -71,6 +72,35 @@ TEST_CASE("region names and sizes are checked", "[region]") {
     CHECK_THROWS_WITH(Region::shm_name("bad/name"), Catch::Contains("is not 1-64 characters"));
     CHECK_THROWS_WITH(Region::open(test_instance("absent"), Region::Role::Observer),
                       Catch::Contains("does not exist"));
+}
+
+TEST_CASE("a region whose name was removed: named() and published_generation()", "[region]") {
+    const std::string inst = test_instance("named");
+    Unlink cleanup{inst};
+    CHECK_FALSE(Region::published_generation(inst).has_value()); // no such object
+    Region control = Region::open(inst, Region::Role::Control);
+    CHECK(control.named());
+    CHECK_FALSE(Region::published_generation(inst).has_value()); // no header yet
+    sluice::Publisher pub(control);
+    CHECK(Region::published_generation(inst) == 0u);
+    fill(pub.begin(std::chrono::milliseconds(100)), 1, 7);
+    REQUIRE(pub.commit() == 1u);
+    CHECK(Region::published_generation(inst) == 1u);
+
+    Region::unlink(inst); // as rm /dev/shm/sluice-... or logind's RemoveIPC
+    CHECK_FALSE(control.named());
+    CHECK(control.generation() == 1u); // the mapping still works
+    CHECK_FALSE(Region::published_generation(inst).has_value());
+
+    // A new object under the name: the old one stays unnamed.
+    Region fresh = Region::open(inst, Region::Role::Dataplane);
+    CHECK(fresh.named());
+    CHECK_FALSE(control.named());
+    CHECK_FALSE(Region::published_generation(inst).has_value()); // not initialised by control
+    Region again = Region::open(inst, Region::Role::Control);
+    sluice::Publisher pub2(again);
+    CHECK(Region::published_generation(inst) == 0u);
+    CHECK(again.named());
 }
 
 TEST_CASE("publishing while a reader reads: no torn table", "[region]") {

@@ -55,6 +55,28 @@ void Region::unlink(std::string_view instance) {
     }
 }
 
+bool Region::named() const {
+    struct stat st {};
+    // fstat of an open descriptor fails only on a bad one: keep to "named".
+    return fd_ < 0 || fstat(fd_, &st) != 0 || st.st_nlink > 0;
+}
+
+std::optional<uint64_t> Region::published_generation(std::string_view instance) {
+    const std::string name = shm_name(instance);
+    const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    sl_region_header h{};
+    const ssize_t n = pread(fd, &h, sizeof(h), 0);
+    ::close(fd);
+    if (n != static_cast<ssize_t>(sizeof(h)) || h.magic != SL_REGION_MAGIC ||
+        h.abi_version != SL_REGION_ABI_VERSION) {
+        return std::nullopt;
+    }
+    return h.generation;
+}
+
 Region Region::open(std::string_view instance, Role role, unsigned mode) {
     Region r;
     r.role_ = role;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -74,6 +75,18 @@ class Region {
     // Removes the shared-memory object (the mapping stays valid until the
     // Region is destroyed). For tests and `--remove` style cleanup.
     static void unlink(std::string_view instance);
+
+    // True while the region's name still refers to this object. False once
+    // the name was removed (shm_unlink, rm /dev/shm/sluice-*, or
+    // systemd-logind's RemoveIPC=yes when the owning user logs out): the
+    // mapping still works, but a process that opens the name from then on
+    // gets another object, and the two sides no longer meet.
+    bool named() const;
+
+    // The generation published in the region of an instance as it is under
+    // its name now, read without mapping it; nullopt when there is no such
+    // object or no valid header in it (yet).
+    static std::optional<uint64_t> published_generation(std::string_view instance);
 
   private:
     Region() = default;
