@@ -229,7 +229,23 @@ void Daemon::shutdown() {
 
 void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
     std::string last_failure;
+    std::string region_failure;
     while (!stop.load()) {
+        if (!region_.named()) {
+            try {
+                auto l = lock(Clock::now() + std::chrono::seconds(2));
+                if (!region_.named()) {
+                    reattach_region_locked();
+                }
+                region_failure.clear();
+            } catch (const std::exception &e) {
+                // Retried every 100 ms; logged once per distinct error.
+                if (region_failure != e.what()) {
+                    region_failure = e.what();
+                    log_line("creating the region again failed (retrying): " + region_failure);
+                }
+            }
+        }
         bool dirty = false;
         {
             std::unique_lock wl(wake_mu_);
@@ -268,6 +284,32 @@ void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
                 health_dirty_ = true;
             }
         }
+    }
+}
+
+void Daemon::reattach_region_locked() {
+    const std::string where = "/dev/shm" + region_.name();
+    log_line("region " + where +
+             " was removed (by hand, or by systemd-logind's RemoveIPC=yes at its user's logout) "
+             "while it held generation " +
+             std::to_string(region_.generation()) +
+             ": creating it again and publishing the current tables there; a dataplane on the "
+             "removed one restarts onto it (exit status 75)");
+    Region fresh = open_region(cfg_); // may be a restarted dataplane's, already
+    tables_.reset();
+    region_ = std::move(fresh);
+    tables_ = std::make_unique<TablePublisher>(region_, seed_, cfg_.dataplane.gue_port);
+    region_reattached_++;
+    try {
+        const PublishResult r = publish_locked(services_, ids_, std::chrono::milliseconds(2000));
+        log_line("region " + where + " created again: published generation " +
+                 std::to_string(r.generation));
+    } catch (const std::exception &e) {
+        // The run loop publishes again, as after a failed health publish.
+        log_line(std::string("region ") + where +
+                 " created again; publishing failed (retrying): " + e.what());
+        std::lock_guard wl(wake_mu_);
+        health_dirty_ = true;
     }
 }
 
@@ -1128,6 +1170,10 @@ std::string Daemon::metrics() {
     o << "# HELP sluice_publishes_total Generations published by this process.\n"
          "# TYPE sluice_publishes_total counter\n"
       << "sluice_publishes_total " << publishes_ << "\n";
+    o << "# HELP sluice_region_recreated_total Times the shared region's name was found removed "
+         "and the region created again.\n"
+         "# TYPE sluice_region_recreated_total counter\n"
+      << "sluice_region_recreated_total " << region_reattached_ << "\n";
     o << "# HELP sluice_publish_failures_total Publishes that failed (the change was refused).\n"
          "# TYPE sluice_publish_failures_total counter\n"
       << "sluice_publish_failures_total " << publish_failures_ << "\n";

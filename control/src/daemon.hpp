@@ -109,6 +109,9 @@ class Daemon {
     PublishResult publish_locked(const std::vector<Service> &services, const Ids &ids,
                                  std::chrono::milliseconds deadline);
     void set_health_targets_locked();
+    // The region's name no longer refers to region_: opens (or creates) the
+    // region under the name and publishes the current tables into it.
+    void reattach_region_locked();
     void on_probe(const ProbeTarget &t, bool ok, const std::string &error);
     bool eligible(const Service &s, const Backend &b) const;
 
@@ -135,6 +138,7 @@ class Daemon {
     uint64_t publish_ns_ = 0;
     uint64_t publishes_ = 0;
     uint64_t publish_failures_ = 0;
+    uint64_t region_reattached_ = 0;
     std::chrono::steady_clock::time_point started_;
 
     DeadlineMutex mu_;
