@@ -3,12 +3,14 @@
 
 #include <fmt/core.h>
 #include <net/if.h>
+#include <optional>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "dpdk.hpp"
@@ -26,17 +28,14 @@ constexpr unsigned kHandshakeMs = 300;
 // A zero-copy client connects only once per process (link.hpp): it lets a
 // new server settle this long after its socket appears, before it tries.
 constexpr unsigned kZeroCopySettleMs = 250;
+// How often a dataplane whose region lost its name looks for a new one.
+constexpr unsigned kRegionLookMs = 1000;
 
 } // namespace
 
-LinkSupervisor::LinkSupervisor(Ports &ports, std::atomic<bool> &stop) : ports_(ports), stop_(stop) {
-    bool any = false;
-    for (const PortInfo &p : ports_.info()) {
-        any = any || p.memif_client || p.ifindex != 0;
-    }
-    if (!any) {
-        return;
-    }
+LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string instance,
+                               std::atomic<bool> &stop)
+    : ports_(ports), region_(region), instance_(std::move(instance)), stop_(stop) {
     const int rc =
         rte_ctrl_thread_create(&thread_, "sluice-link", nullptr, &LinkSupervisor::main, this);
     if (rc != 0) {
@@ -75,6 +74,11 @@ void LinkSupervisor::run() {
     }
     while (!quit_.load() && !stop_.load(std::memory_order_relaxed)) {
         usleep(kTickMs * 1000);
+        if (region_gone(now_ms())) {
+            exit_status_.store(kExitRestart);
+            stop_.store(true, std::memory_order_relaxed);
+            return;
+        }
         for (unsigned i = 0; i < info.size(); i++) {
             char name[IF_NAMESIZE];
             if (info[i].ifindex != 0 && if_indextoname(info[i].ifindex, name) == nullptr) {
@@ -160,6 +164,41 @@ void LinkSupervisor::run() {
             }
         }
     }
+}
+
+bool LinkSupervisor::region_gone(uint64_t now_ms) {
+    if (!region_lost_) {
+        if (region_.named()) {
+            return false;
+        }
+        region_lost_ = true;
+        region_looked_ms_ = now_ms;
+        fmt::print(stderr,
+                   "sluice-dataplane: region /dev/shm{} was removed: forwarding on with the "
+                   "tables of generation {}; waiting for the control daemon to create it again "
+                   "(a dataplane started now would not find these tables)\n",
+                   region_.name(), region_.generation());
+        return false;
+    }
+    if (now_ms - region_looked_ms_ < kRegionLookMs) {
+        return false;
+    }
+    region_looked_ms_ = now_ms;
+    std::optional<uint64_t> g;
+    try {
+        g = Region::published_generation(instance_);
+    } catch (const std::exception &) {
+        return false; // the name was checked at start
+    }
+    if (!g || *g == 0) {
+        return false;
+    }
+    fmt::print(stderr,
+               "sluice-dataplane: region /dev/shm{} was created again, with generation {}: "
+               "exiting with status {} for the service manager to restart sluice-dataplane on "
+               "it\n",
+               region_.name(), *g, kExitRestart);
+    return true;
 }
 
 } // namespace sluice::dp

@@ -27,10 +27,23 @@
 // nothing, and DPDK 22.11 cannot rebind them. The supervisor then asks for a
 // restart with kExitRestart as well: a new process binds to the interface as
 // it is then (or, while there is none, fails to start until there is).
+//
+// And it watches the shared region's name. Once /dev/shm/sluice-<instance>
+// no longer names the object this process mapped (removed by hand, or by
+// systemd-logind's RemoveIPC=yes when its user logs out), the dataplane
+// forwards on with the last tables, says so once, and looks every second
+// for a region under the name with published tables: the control daemon
+// creates one as soon as it sees its own region gone. Then it asks for a
+// restart with kExitRestart, so that control and dataplane meet again in
+// one region. Without that, a dataplane restarted later would create an
+// empty region of its own and drop every VIP packet as "no table".
 #pragma once
 
 #include <atomic>
 #include <pthread.h>
+#include <string>
+
+#include "sluice/region_map.hpp"
 
 namespace sluice::dp {
 
@@ -42,10 +55,11 @@ constexpr int kExitRestart = 75;
 
 class LinkSupervisor {
   public:
-    // Runs only if a port is a memif client or has a kernel interface;
-    // stops when `stop` is set, or when destroyed. Sets `stop` itself when
-    // the dataplane must restart (exit_status() is then kExitRestart).
-    LinkSupervisor(Ports &ports, std::atomic<bool> &stop);
+    // Watches `region` (the instance's) and the ports; stops when `stop` is
+    // set, or when destroyed. Sets `stop` itself when the dataplane must
+    // restart (exit_status() is then kExitRestart).
+    LinkSupervisor(Ports &ports, const Region &region, std::string instance,
+                   std::atomic<bool> &stop);
     ~LinkSupervisor();
     LinkSupervisor(const LinkSupervisor &) = delete;
     LinkSupervisor &operator=(const LinkSupervisor &) = delete;
@@ -57,8 +71,16 @@ class LinkSupervisor {
     static void *main(void *arg);
     void run();
 
+    // One tick's look at the region's name; true when the dataplane must
+    // restart.
+    bool region_gone(uint64_t now_ms);
+
     Ports &ports_;
+    const Region &region_;
+    std::string instance_;
     std::atomic<bool> &stop_;
+    bool region_lost_ = false; // the name no longer refers to our region
+    uint64_t region_looked_ms_ = 0;
     std::atomic<int> exit_status_{0};
     std::atomic<bool> quit_{false};
     pthread_t thread_{};

@@ -1,0 +1,206 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The shared region's name is removed while sluice-control and
+# sluice-dataplane run (rm /dev/shm/sluice-<instance>, as systemd-logind's
+# RemoveIPC=yes does at its user's logout). Both sides keep the unlinked
+# object mapped; a side started after that would make a new one and never
+# meet the other (a restarted dataplane: no tables, every VIP packet dropped).
+# The real sluice-control and sluice-dataplane (af_packet, one worker, on a
+# veth in a network namespace of its own):
+#  1. 100 TCP SYNs to the dsr-l2 VIP: all forwarded;
+#  2. the region removed: sluice-control creates it again and publishes
+#     there within 2 s; the dataplane says its region was removed and exits
+#     with 75 within 5 s; started again, it forwards 100 more (counted in the
+#     new region, where sluice-control publishes);
+#  3. sluice-control killed, then the region removed: the dataplane says so
+#     and forwards on with its last tables (still running after 3 s, 100
+#     SYNs forwarded, counted on the wire);
+#  4. sluice-control started again: it creates the region, and the dataplane
+#     exits with 75 within 5 s; started again, it forwards 100 more.
+#
+# Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
+# SLUICE_CONTROL, SLUICE_TEST_DIR.
+set -euo pipefail
+trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
+
+TEST=rgone
+. "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
+ctl=${SLUICE_CONTROL:?}
+if [ ! -x "$ctl" ]; then
+    echo "SKIP: sluice-control is not part of this build ($ctl)"
+    exit 77
+fi
+snd=r-snd # the sender's end
+dpe=r-dp  # the dataplane's end
+shm=/dev/shm/sluice-$inst
+ctl_pid=
+stop_ctl() {
+    if [ -n "$ctl_pid" ]; then kill -9 "$ctl_pid" 2>/dev/null || true; fi
+    wait "$ctl_pid" 2>/dev/null || true
+    ctl_pid=
+}
+trap 'stop_ctl; cleanup' EXIT
+
+# The dsr-l2 service of send_syns (services.json's first), health "none".
+mkdir -p state
+{
+    echo 'seed = "5a1c3e0011223344556677889900aabb"'
+    echo '[dataplane]'
+    echo "instance = \"$inst\""
+    echo '[control]'
+    echo "socket = \"$PWD/control.sock\""
+    echo "state_dir = \"$PWD/state\""
+    echo 'metrics_listen = ""'
+    echo '[[service]]'
+    echo 'name = "web"'
+    echo 'vip = "10.0.0.1"'
+    echo 'port = 80'
+    echo 'table_size = 251'
+    echo '[service.health]'
+    echo 'type = "none"'
+    for i in 1 2 3 4; do
+        echo '[[service.backend]]'
+        echo "address = \"10.1.0.$i\""
+        echo "mac = \"02:00:00:00:01:0$i\""
+    done
+} >sluice.toml
+
+# start_ctl: sluice-control on sluice.toml, log appended to ctl.log; waits
+# until it says it published.
+start_ctl() {
+    local n _
+    n=$(grep -c "published generation" ctl.log 2>/dev/null || true)
+    "$ctl" --config sluice.toml >>ctl.log 2>&1 &
+    ctl_pid=$!
+    for _ in $(seq 100); do
+        [ "$(grep -c "published generation" ctl.log)" -gt "${n:-0}" ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: sluice-control did not publish within 10 s"
+    cat ctl.log
+    exit 1
+}
+
+# forwarded: the packets the region under the name counts as forwarded.
+forwarded() {
+    "$region" counters --instance "$inst" |
+        $py -c 'import json,sys; print(sum(json.load(sys.stdin)["services"].values()))'
+}
+
+# expect_forwarded N: the region's forwarded count reaches N within 5 s.
+expect_forwarded() {
+    local _
+    for _ in $(seq 50); do
+        [ "$(forwarded)" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: $(forwarded) packets forwarded, $1 expected"
+    "$region" counters --instance "$inst"
+    exit 1
+}
+
+# expect_exit LOG STATUS SECONDS: the dataplane exits with STATUS within
+# SECONDS.
+expect_exit() {
+    local rc=0 _
+    for _ in $(seq $((10 * $3))); do
+        kill -0 "$dp_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$dp_pid" 2>/dev/null; then
+        echo "FAIL: the dataplane still runs $3 s after its region was replaced"
+        cat "$1"
+        exit 1
+    fi
+    wait "$dp_pid" || rc=$?
+    dp_pid=
+    rm -rf "/var/run/dpdk/$prefix"
+    if [ "$rc" != "$2" ]; then
+        echo "FAIL: the dataplane exited with $rc, not $2"
+        cat "$1"
+        exit 1
+    fi
+}
+
+# Frames forwarded back out of the dataplane's port (one-armed dsr-l2: to a
+# backend's MAC) arrive at the sender's end: counted there while `send_syns`
+# runs, for when the region that counts them has no name.
+count_on_wire() {
+    nsx $py - "$snd" "$1" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.2)
+want, n, end = int(sys.argv[2]), 0, time.time() + 5
+while n < want and time.time() < end:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    n += f[:5] == bytes.fromhex("0200000001") and f[12:14] == b"\x08\x00"
+print(n)
+PY
+}
+
+veth_pair "$snd" "$dpe"
+start_ctl
+start_dp dp1.log "net_af_packet0,iface=$dpe"
+echo "== 1. forwarding"
+send_syns "$snd" 0 100
+expect_forwarded 100
+
+echo "== 2. the region removed under both"
+rm "$shm"
+for _ in $(seq 20); do
+    [ "$(grep -c "created again: published generation" ctl.log)" -ge 1 ] && break
+    sleep 0.1
+done
+if ! grep -q "created again: published generation" ctl.log || [ ! -e "$shm" ]; then
+    echo "FAIL: sluice-control did not create the region again within 2 s"
+    cat ctl.log
+    exit 1
+fi
+expect_exit dp1.log 75 5
+grep -q "was removed: forwarding on" dp1.log
+grep -q "was created again" dp1.log
+start_dp dp2.log "net_af_packet0,iface=$dpe"
+send_syns "$snd" 100 100
+expect_forwarded 100 # in the new region, which counts from 0
+
+echo "== 3. sluice-control gone, then the region removed"
+stop_ctl
+rm "$shm"
+for _ in $(seq 20); do
+    grep -q "was removed: forwarding on" dp2.log && break
+    sleep 0.1
+done
+grep -q "was removed: forwarding on" dp2.log
+count_on_wire 100 >wire.txt &
+wire_pid=$!
+sleep 0.5 # the capture's socket bound
+send_syns "$snd" 200 100
+wait "$wire_pid"
+sleep 2
+if ! kill -0 "$dp_pid" 2>/dev/null; then
+    echo "FAIL: the dataplane exited with its region removed and no control daemon:"
+    cat dp2.log
+    exit 1
+fi
+if [ "$(cat wire.txt)" != 100 ]; then
+    echo "FAIL: $(cat wire.txt) of 100 SYNs forwarded on the last tables"
+    cat dp2.log
+    exit 1
+fi
+echo "100 of 100 forwarded on the last tables, nothing under $shm"
+
+echo "== 4. sluice-control started again"
+start_ctl
+expect_exit dp2.log 75 5
+start_dp dp3.log "net_af_packet0,iface=$dpe"
+send_syns "$snd" 300 100
+expect_forwarded 100
+stop_dp dp3.log
+stop_ctl
+grep -h "region" ctl.log dp1.log dp2.log
+echo "PASS"
