@@ -2,12 +2,14 @@
 #
 # Sourced by the dataplane tests on a veth pair in a network namespace of
 # their own (run_multiqueue_test.sh, run_txstall_test.sh, run_ifgone_test.sh,
-# run_afxdp_test.sh): the binaries CTest names, a skip without root, the EAL
-# memory arguments this machine allows, a namespace, region instance, EAL
-# file prefix and work directory (the current directory from here on) named
-# after TEST, nsx (runs a command in the namespace), veth_pair, start_dp,
-# stop_dp, send_syns, have_af_xdp, and a cleanup that kills the dataplane in
-# dp_pid and removes all of them. Needs `set -euo pipefail` and TEST.
+# run_afxdp_test.sh, run_regiongone_test.sh): the binaries CTest names, a
+# skip without root, the EAL memory arguments this machine allows, a
+# namespace, region instance, EAL file prefix and work directory (the
+# current directory from here on) named after TEST, nsx (runs a command in
+# the namespace), veth_pair, start_dp, stop_dp, expect_dp_exit, send_syns,
+# have_af_xdp, use_control / start_ctl / stop_ctl (sluice-control), and a
+# cleanup that kills the dataplane in dp_pid (and sluice-control in ctl_pid)
+# and removes all of them. Needs `set -euo pipefail` and TEST.
 
 here=${SLUICE_TEST_DIR:-$(dirname "$0")}
 dp=${SLUICE_DATAPLANE:?}
@@ -31,8 +33,10 @@ inst=dptest-$TEST-$$
 prefix=sluice-dptest-$TEST-$$
 work=$(mktemp -d "/tmp/sluice-dp-$TEST.XXXXXX")
 dp_pid=
+ctl_pid=
 cleanup() {
     if [ -n "$dp_pid" ]; then kill -9 "$dp_pid" 2>/dev/null || true; fi
+    if [ -n "$ctl_pid" ]; then kill -9 "$ctl_pid" 2>/dev/null || true; fi
     ip netns del "$ns" 2>/dev/null || true
     "$region" unlink --instance "$inst" 2>/dev/null || true
     rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
@@ -121,26 +125,89 @@ have_af_xdp() {
     fi
 }
 
-# stop_dp LOG: SIGTERM to the dataplane in dp_pid, which must exit with 0
-# within 10 s (else the test fails, showing LOG).
-stop_dp() {
+# expect_dp_exit LOG STATUS SECONDS WHAT: the dataplane in dp_pid exits with
+# STATUS within SECONDS (else the test fails, saying it still runs WHAT and
+# showing LOG).
+expect_dp_exit() {
     local rc=0 _
-    kill -TERM "$dp_pid"
-    for _ in $(seq 100); do
+    for _ in $(seq $((10 * $3))); do
         kill -0 "$dp_pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$dp_pid" 2>/dev/null; then
-        echo "FAIL: sluice-dataplane still runs 10 s after SIGTERM"
+        echo "FAIL: sluice-dataplane still runs $3 s $4"
         cat "$1"
         exit 1
     fi
     wait "$dp_pid" || rc=$?
     dp_pid=
     rm -rf "/var/run/dpdk/$prefix"
-    if [ "$rc" != 0 ]; then
-        echo "FAIL: sluice-dataplane exited with $rc after SIGTERM"
+    if [ "$rc" != "$2" ]; then
+        echo "FAIL: sluice-dataplane exited with $rc $4, not $2"
         cat "$1"
         exit 1
     fi
+}
+
+# stop_dp LOG: SIGTERM to the dataplane in dp_pid, which must exit with 0
+# within 10 s (else the test fails, showing LOG).
+stop_dp() {
+    kill -TERM "$dp_pid"
+    expect_dp_exit "$1" 0 10 "after SIGTERM"
+}
+
+# use_control: the test runs the real sluice-control (SLUICE_CONTROL; a skip
+# when it is not part of this build) on sluice.toml, written here: the
+# dsr-l2 service of send_syns (services.json's first) with health "none",
+# the region instance, the API socket ./control.sock, state in ./state, no
+# metrics listener. Then start_ctl (log appended to ctl.log; waits until it
+# says it published) and stop_ctl (SIGKILL) run it.
+use_control() {
+    ctl=${SLUICE_CONTROL:?}
+    if [ ! -x "$ctl" ]; then
+        echo "SKIP: sluice-control is not part of this build ($ctl)"
+        exit 77
+    fi
+    mkdir -p state
+    {
+        echo 'seed = "5a1c3e0011223344556677889900aabb"'
+        echo '[dataplane]'
+        echo "instance = \"$inst\""
+        echo '[control]'
+        echo "socket = \"$PWD/control.sock\""
+        echo "state_dir = \"$PWD/state\""
+        echo 'metrics_listen = ""'
+        echo '[[service]]'
+        echo 'name = "web"'
+        echo 'vip = "10.0.0.1"'
+        echo 'port = 80'
+        echo 'table_size = 251'
+        echo '[service.health]'
+        echo 'type = "none"'
+        for i in 1 2 3 4; do
+            echo '[[service.backend]]'
+            echo "address = \"10.1.0.$i\""
+            echo "mac = \"02:00:00:00:01:0$i\""
+        done
+    } >sluice.toml
+}
+
+start_ctl() {
+    local n _
+    n=$(grep -c "published generation" ctl.log 2>/dev/null || true)
+    "$ctl" --config sluice.toml >>ctl.log 2>&1 &
+    ctl_pid=$!
+    for _ in $(seq 100); do
+        [ "$(grep -c "published generation" ctl.log)" -gt "${n:-0}" ] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: sluice-control did not publish within 10 s"
+    cat ctl.log
+    exit 1
+}
+
+stop_ctl() {
+    if [ -n "$ctl_pid" ]; then kill -9 "$ctl_pid" 2>/dev/null || true; fi
+    wait "$ctl_pid" 2>/dev/null || true
+    ctl_pid=
 }

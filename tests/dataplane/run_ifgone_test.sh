@@ -53,24 +53,10 @@ for kind in af_packet af_xdp; do
     old=$(ip netns exec "$ns" cat "/sys/class/net/$dpe/ifindex")
     ip -n "$ns" link del "$snd"
     veth_pair "$snd" "$dpe"
-    rc=
-    for _ in $(seq 50); do
-        if ! kill -0 "$dp_pid" 2>/dev/null; then
-            rc=0
-            wait "$dp_pid" || rc=$?
-            break
-        fi
-        sleep 0.1
-    done
-    if [ -z "$rc" ]; then
-        echo "FAIL: the dataplane still runs 5 s after its interface was deleted"
-        exit 1
-    fi
-    dp_pid=
-    rm -rf "/var/run/dpdk/$prefix"
+    expect_dp_exit "dp-$kind.log" 75 5 "after its interface was deleted"
     want="port 'net_${kind}0': interface $dpe (ifindex $old) is gone"
-    if [ "$rc" != 75 ] || ! grep -qF "$want" "dp-$kind.log"; then
-        echo "FAIL: want exit 75 and \"$want\", got $rc:"
+    if ! grep -qF "$want" "dp-$kind.log"; then
+        echo "FAIL: want \"$want\":"
         cat "dp-$kind.log"
         exit 1
     fi

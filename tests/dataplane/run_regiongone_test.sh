@@ -26,61 +26,10 @@ trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
 TEST=rgone
 . "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
-ctl=${SLUICE_CONTROL:?}
-if [ ! -x "$ctl" ]; then
-    echo "SKIP: sluice-control is not part of this build ($ctl)"
-    exit 77
-fi
+use_control
 snd=r-snd # the sender's end
 dpe=r-dp  # the dataplane's end
 shm=/dev/shm/sluice-$inst
-ctl_pid=
-stop_ctl() {
-    if [ -n "$ctl_pid" ]; then kill -9 "$ctl_pid" 2>/dev/null || true; fi
-    wait "$ctl_pid" 2>/dev/null || true
-    ctl_pid=
-}
-trap 'stop_ctl; cleanup' EXIT
-
-# The dsr-l2 service of send_syns (services.json's first), health "none".
-mkdir -p state
-{
-    echo 'seed = "5a1c3e0011223344556677889900aabb"'
-    echo '[dataplane]'
-    echo "instance = \"$inst\""
-    echo '[control]'
-    echo "socket = \"$PWD/control.sock\""
-    echo "state_dir = \"$PWD/state\""
-    echo 'metrics_listen = ""'
-    echo '[[service]]'
-    echo 'name = "web"'
-    echo 'vip = "10.0.0.1"'
-    echo 'port = 80'
-    echo 'table_size = 251'
-    echo '[service.health]'
-    echo 'type = "none"'
-    for i in 1 2 3 4; do
-        echo '[[service.backend]]'
-        echo "address = \"10.1.0.$i\""
-        echo "mac = \"02:00:00:00:01:0$i\""
-    done
-} >sluice.toml
-
-# start_ctl: sluice-control on sluice.toml, log appended to ctl.log; waits
-# until it says it published.
-start_ctl() {
-    local n _
-    n=$(grep -c "published generation" ctl.log 2>/dev/null || true)
-    "$ctl" --config sluice.toml >>ctl.log 2>&1 &
-    ctl_pid=$!
-    for _ in $(seq 100); do
-        [ "$(grep -c "published generation" ctl.log)" -gt "${n:-0}" ] && return 0
-        sleep 0.1
-    done
-    echo "FAIL: sluice-control did not publish within 10 s"
-    cat ctl.log
-    exit 1
-}
 
 # forwarded: the packets the region under the name counts as forwarded.
 forwarded() {
@@ -98,29 +47,6 @@ expect_forwarded() {
     echo "FAIL: $(forwarded) packets forwarded, $1 expected"
     "$region" counters --instance "$inst"
     exit 1
-}
-
-# expect_exit LOG STATUS SECONDS: the dataplane exits with STATUS within
-# SECONDS.
-expect_exit() {
-    local rc=0 _
-    for _ in $(seq $((10 * $3))); do
-        kill -0 "$dp_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$dp_pid" 2>/dev/null; then
-        echo "FAIL: the dataplane still runs $3 s after its region was replaced"
-        cat "$1"
-        exit 1
-    fi
-    wait "$dp_pid" || rc=$?
-    dp_pid=
-    rm -rf "/var/run/dpdk/$prefix"
-    if [ "$rc" != "$2" ]; then
-        echo "FAIL: the dataplane exited with $rc, not $2"
-        cat "$1"
-        exit 1
-    fi
 }
 
 # Frames forwarded back out of the dataplane's port (one-armed dsr-l2: to a
@@ -161,7 +87,7 @@ if ! grep -q "created again: published generation" ctl.log || [ ! -e "$shm" ]; t
     cat ctl.log
     exit 1
 fi
-expect_exit dp1.log 75 5
+expect_dp_exit dp1.log 75 5 "after its region was replaced"
 grep -q "was removed: forwarding on" dp1.log
 grep -q "was created again" dp1.log
 start_dp dp2.log "net_af_packet0,iface=$dpe"
@@ -196,7 +122,7 @@ echo "100 of 100 forwarded on the last tables, nothing under $shm"
 
 echo "== 4. sluice-control started again"
 start_ctl
-expect_exit dp2.log 75 5
+expect_dp_exit dp2.log 75 5 "after its region was created again"
 start_dp dp3.log "net_af_packet0,iface=$dpe"
 send_syns "$snd" 300 100
 expect_forwarded 100
