@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -93,6 +94,11 @@ sl_hash_seed read_seed(const config::Config &c) {
         throw std::runtime_error(path + ": not 32 hex digits");
     }
     return *seed;
+}
+
+// A port's name as the dataplane stored it (at most 23 characters).
+std::string port_name(const sl_port_stats &ps) {
+    return std::string(ps.name, strnlen(ps.name, sizeof(ps.name)));
 }
 
 Region open_region(const config::Config &c) {
@@ -1035,8 +1041,11 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
         const uint32_t n_ports =
             std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
         for (uint32_t p = 0; p < n_ports; p++) {
+            const sl_port_stats &ps = dp->port_stats[p];
+            auto rd = [](const uint64_t &v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); };
             ports.push_back(
                 {{"port", p},
+                 {"name", port_name(ps)},
                  {"rx_packets",
                   sum([&](const sl_worker_counters &c) { return &c.ports[p].rx.packets; })},
                  {"rx_bytes",
@@ -1044,7 +1053,11 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
                  {"tx_packets",
                   sum([&](const sl_worker_counters &c) { return &c.ports[p].tx.packets; })},
                  {"tx_bytes",
-                  sum([&](const sl_worker_counters &c) { return &c.ports[p].tx.bytes; })}});
+                  sum([&](const sl_worker_counters &c) { return &c.ports[p].tx.bytes; })},
+                 {"rx_missed", rd(ps.rx_missed)},
+                 {"rx_errors", rd(ps.rx_errors)},
+                 {"rx_nombuf", rd(ps.rx_nombuf)},
+                 {"tx_errors", rd(ps.tx_errors)}});
         }
         return {{"generation", region_.generation()},
                 {"services", list},
@@ -1159,6 +1172,32 @@ std::string Daemon::metrics() {
     for (unsigned r = 1; r < SL_DROP_COUNT; r++) {
         o << "sluice_drops_total{reason=\"" << sl_drop_name(r) << "\"} "
           << sum([&](const sl_worker_counters &c) { return &c.drops[r]; }) << "\n";
+    }
+    {
+        const uint32_t n_ports =
+            std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
+        struct PortMetric {
+            const char *what;
+            uint64_t sl_port_stats::*field;
+            const char *help;
+        };
+        const PortMetric port_metrics[] = {
+            {"rx_missed", &sl_port_stats::rx_missed,
+             "Frames the port's NIC or kernel dropped before sluice saw them."},
+            {"rx_errors", &sl_port_stats::rx_errors,
+             "Frames the port's driver received with errors."},
+            {"rx_nombuf", &sl_port_stats::rx_nombuf,
+             "Frames the port's driver dropped for want of an mbuf."},
+            {"tx_errors", &sl_port_stats::tx_errors, "Frames the port's driver failed to send."}};
+        for (const PortMetric &m : port_metrics) {
+            o << "# HELP sluice_port_" << m.what << "_total " << m.help << "\n"
+              << "# TYPE sluice_port_" << m.what << "_total counter\n";
+            for (uint32_t p = 0; p < n_ports; p++) {
+                const sl_port_stats &ps = dp->port_stats[p];
+                o << "sluice_port_" << m.what << "_total{port=\"" << esc(port_name(ps)) << "\"} "
+                  << __atomic_load_n(&(ps.*m.field), __ATOMIC_RELAXED) << "\n";
+            }
+        }
     }
     o << "# HELP sluice_table_generation The published table generation.\n"
          "# TYPE sluice_table_generation gauge\n"

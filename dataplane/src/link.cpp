@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "link.hpp"
 
+#include <cstddef>
+#include <cstdlib>
+#include <ctime>
+#include <dirent.h>
 #include <fmt/core.h>
+#include <linux/if_packet.h>
+#include <linux/if_xdp.h>
 #include <net/if.h>
 #include <optional>
 #include <rte_cycles.h>
@@ -9,6 +15,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <string>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -30,12 +37,95 @@ constexpr unsigned kHandshakeMs = 300;
 constexpr unsigned kZeroCopySettleMs = 250;
 // How often a dataplane whose region lost its name looks for a new one.
 constexpr unsigned kRegionLookMs = 1000;
+// Port stats every this many ticks (200 ms).
+constexpr unsigned kStatsTicks = 4;
+
+// This process's sockets of `domain` (AF_PACKET, AF_XDP): the PMDs' own,
+// which they do not hand out.
+std::vector<int> sockets_of(int domain) {
+    std::vector<int> fds;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == nullptr) {
+        return fds;
+    }
+    while (const dirent *e = readdir(d)) {
+        char *end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || fd == dirfd(d)) {
+            continue;
+        }
+        int dom = 0;
+        socklen_t len = sizeof(dom);
+        if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+            dom == domain) {
+            fds.push_back(static_cast<int>(fd));
+        }
+    }
+    closedir(d);
+    return fds;
+}
+
+// The packet sockets bound to interface `ifindex`: a net_af_packet port's.
+std::vector<int> packet_sockets(unsigned ifindex) {
+    std::vector<int> fds;
+    for (const int fd : sockets_of(AF_PACKET)) {
+        sockaddr_ll sll{};
+        socklen_t slen = sizeof(sll);
+        if (getsockname(fd, reinterpret_cast<sockaddr *>(&sll), &slen) == 0 &&
+            static_cast<unsigned>(sll.sll_ifindex) == ifindex) {
+            fds.push_back(fd);
+        }
+    }
+    return fds;
+}
+
+// The frames the kernel dropped for a full RX ring, summed over XDP
+// sockets (cumulative in the kernel: XDP_STATISTICS is not reset on read).
+uint64_t xdp_rx_ring_full(const std::vector<int> &fds) {
+    uint64_t full = 0;
+    for (const int fd : fds) {
+        xdp_statistics st{};
+        socklen_t len = sizeof(st);
+        if (getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0 &&
+            len >= offsetof(xdp_statistics, rx_ring_full) + sizeof(st.rx_ring_full)) {
+            full += st.rx_ring_full;
+        }
+    }
+    return full;
+}
+
+uint64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 } // namespace
 
 LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string instance,
-                               std::atomic<bool> &stop)
-    : ports_(ports), region_(region), instance_(std::move(instance)), stop_(stop) {
+                               sl_dp_area *dp, std::atomic<bool> &stop)
+    : ports_(ports), region_(region), instance_(std::move(instance)), dp_(dp), stop_(stop) {
+    totals_.resize(ports_.info().size());
+    unsigned n_af_xdp = 0;
+    for (unsigned i = 0; i < totals_.size(); i++) {
+        const PortInfo &p = ports_.info()[i];
+        if (p.af_packet && p.ifindex != 0) {
+            totals_[i].packet_fds = packet_sockets(p.ifindex);
+        }
+        n_af_xdp += p.af_xdp ? 1 : 0;
+    }
+    // XDP sockets say nothing of their interface (no getsockname): the
+    // process's are the port's only when it has one af_xdp port.
+    if (n_af_xdp == 1) {
+        xdp_fds_ = sockets_of(AF_XDP);
+    } else if (n_af_xdp > 1) {
+        fmt::print(stderr,
+                   "sluice-dataplane: {} af_xdp ports: their rx_missed counts what the "
+                   "PMD reports, not the kernel's drops for a full RX ring (counted with "
+                   "one af_xdp port only)\n",
+                   n_af_xdp);
+    }
+    update_port_stats();
     const int rc =
         rte_ctrl_thread_create(&thread_, "sluice-link", nullptr, &LinkSupervisor::main, this);
     if (rc != 0) {
@@ -72,8 +162,12 @@ void LinkSupervisor::run() {
     for (unsigned i = 0; i < info.size(); i++) {
         st[i].started_ms = now_ms();
     }
+    unsigned tick = 0;
     while (!quit_.load() && !stop_.load(std::memory_order_relaxed)) {
         usleep(kTickMs * 1000);
+        if (++tick % kStatsTicks == 0) {
+            update_port_stats();
+        }
         if (region_gone(now_ms())) {
             exit_status_.store(kExitRestart);
             stop_.store(true, std::memory_order_relaxed);
@@ -164,6 +258,7 @@ void LinkSupervisor::run() {
             }
         }
     }
+    update_port_stats(); // the last counts, as the dataplane stops
 }
 
 bool LinkSupervisor::region_gone(uint64_t now_ms) {
@@ -199,6 +294,42 @@ bool LinkSupervisor::region_gone(uint64_t now_ms) {
                "it\n",
                region_.name(), *g, kExitRestart);
     return true;
+}
+
+void LinkSupervisor::update_port_stats() {
+    const std::vector<PortInfo> &info = ports_.info();
+    const uint64_t now = mono_ns();
+    for (unsigned i = 0; i < info.size() && i < SL_MAX_PORTS; i++) {
+        PortTotals &t = totals_[i];
+        if (info[i].af_xdp && !xdp_fds_.empty()) {
+            // The PMD's imissed is the sockets' rx_dropped: add the rest.
+            const uint64_t full = xdp_rx_ring_full(xdp_fds_);
+            t.kernel_drops += full >= t.xdp_full_last ? full - t.xdp_full_last : full;
+            t.xdp_full_last = full;
+        }
+        rte_eth_stats st{};
+        if (rte_eth_stats_get(info[i].id, &st) == 0) {
+            const uint64_t v[4] = {st.imissed, st.ierrors, st.rx_nombuf, st.oerrors};
+            for (unsigned k = 0; k < 4; k++) {
+                t.total[k] += v[k] >= t.last[k] ? v[k] - t.last[k] : v[k];
+                t.last[k] = v[k];
+            }
+        }
+        for (const int fd : t.packet_fds) {
+            // Read and reset by the kernel: the PMD never reads them.
+            tpacket_stats_v3 ks{};
+            socklen_t len = sizeof(ks);
+            if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) {
+                t.kernel_drops += ks.tp_drops;
+            }
+        }
+        sl_port_stats &ps = dp_->port_stats[i];
+        __atomic_store_n(&ps.rx_missed, t.total[0] + t.kernel_drops, __ATOMIC_RELAXED);
+        __atomic_store_n(&ps.rx_errors, t.total[1], __ATOMIC_RELAXED);
+        __atomic_store_n(&ps.rx_nombuf, t.total[2], __ATOMIC_RELAXED);
+        __atomic_store_n(&ps.tx_errors, t.total[3], __ATOMIC_RELAXED);
+        __atomic_store_n(&ps.updated_ns, now, __ATOMIC_RELEASE);
+    }
 }
 
 } // namespace sluice::dp

@@ -37,11 +37,22 @@
 // restart with kExitRestart, so that control and dataplane meet again in
 // one region. Without that, a dataplane restarted later would create an
 // empty region of its own and drop every VIP packet as "no table".
+//
+// And about every 200 ms it stores each port's own counters in the region
+// (sl_port_stats: rx_missed, rx_errors, rx_nombuf, tx_errors), what was
+// lost where sluice's counters cannot see it: the driver's rte_eth_stats,
+// and the kernel's drops that DPDK 22.11's PMDs do not report: for
+// net_af_packet ports those in the PMD's RX rings (PACKET_STATISTICS of its
+// sockets; the PMD reports imissed 0), for net_af_xdp ports those for a
+// full RX ring (XDP_STATISTICS of its sockets; the PMD's imissed is their
+// rx_dropped only), when the dataplane has one af_xdp port.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <pthread.h>
 #include <string>
+#include <vector>
 
 #include "sluice/region_map.hpp"
 
@@ -58,7 +69,8 @@ class LinkSupervisor {
     // Watches `region` (the instance's) and the ports; stops when `stop` is
     // set, or when destroyed. Sets `stop` itself when the dataplane must
     // restart (exit_status() is then kExitRestart).
-    LinkSupervisor(Ports &ports, const Region &region, std::string instance,
+    // `dp`: the region's dataplane area, where it stores the port stats.
+    LinkSupervisor(Ports &ports, const Region &region, std::string instance, sl_dp_area *dp,
                    std::atomic<bool> &stop);
     ~LinkSupervisor();
     LinkSupervisor(const LinkSupervisor &) = delete;
@@ -74,11 +86,28 @@ class LinkSupervisor {
     // One tick's look at the region's name; true when the dataplane must
     // restart.
     bool region_gone(uint64_t now_ms);
+    // Reads every port's counters and stores their running totals.
+    void update_port_stats();
 
     Ports &ports_;
     const Region &region_;
     std::string instance_;
+    sl_dp_area *dp_;
     std::atomic<bool> &stop_;
+    // Per port: the driver's last values (rx_missed, rx_errors, rx_nombuf,
+    // tx_errors) and the totals made of them (a driver that resets its
+    // counters, as a memif port restarted may, does not make them fall);
+    // the kernel's drops the driver does not count; af_packet: the PMD's
+    // packet sockets; af_xdp: the last sum of its XDP sockets' rx_full.
+    struct PortTotals {
+        uint64_t last[4] = {};
+        uint64_t total[4] = {};
+        uint64_t kernel_drops = 0;
+        std::vector<int> packet_fds;
+        uint64_t xdp_full_last = 0;
+    };
+    std::vector<PortTotals> totals_;
+    std::vector<int> xdp_fds_; // the XDP sockets of the one af_xdp port
     bool region_lost_ = false; // the name no longer refers to our region
     uint64_t region_looked_ms_ = 0;
     std::atomic<int> exit_status_{0};

@@ -162,6 +162,12 @@ int run(int argc, char **argv) {
     dp->abi_version = SL_REGION_ABI_VERSION;
     dp->pid = getpid();
     dp->n_ports = n_ports;
+    std::memset(dp->port_stats, 0, sizeof(dp->port_stats));
+    for (unsigned p = 0; p < n_ports; p++) {
+        const std::string &name = ports.info()[p].name;
+        std::memcpy(dp->port_stats[p].name, name.data(),
+                    std::min(name.size(), sizeof(dp->port_stats[p].name) - 1));
+    }
     dp->start_ns = mono_ns();
     dp->kind = 'd';
     for (unsigned w = 0; w < SL_MAX_WORKERS; w++) {
@@ -215,7 +221,7 @@ int run(int argc, char **argv) {
 
     sluice::io_guard::arm();
     std::optional<LinkSupervisor> links;
-    links.emplace(ports, *region, opts.instance, g_stop);
+    links.emplace(ports, *region, opts.instance, dp, g_stop);
     step("workers starting");
     const unsigned main_lcore = rte_get_main_lcore();
     int status = 0;

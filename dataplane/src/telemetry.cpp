@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // DPDK telemetry commands of sluice-dataplane, read with dpdk-telemetry.py:
-//   /sluice/stats     totals: rx/tx per port, replies, generation
+//   /sluice/stats     totals: rx/tx per port, the ports' own counters
+//                     (rx_missed, rx_errors, rx_nombuf, tx_errors), replies,
+//                     generation
 //   /sluice/drops     one counter per drop reason (counters.h names)
 //   /sluice/workers   per worker: lcore, pid, run state, observed generation,
 //                     loop and busy TSC cycles
@@ -49,6 +51,11 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
         rte_tel_data_add_dict_u64(d, (pre + "rx_bytes").c_str(), v[1]);
         rte_tel_data_add_dict_u64(d, (pre + "tx_packets").c_str(), v[2]);
         rte_tel_data_add_dict_u64(d, (pre + "tx_bytes").c_str(), v[3]);
+        const sl_port_stats &ps = g_dp->port_stats[p];
+        rte_tel_data_add_dict_u64(d, (pre + "rx_missed").c_str(), rd(ps.rx_missed));
+        rte_tel_data_add_dict_u64(d, (pre + "rx_errors").c_str(), rd(ps.rx_errors));
+        rte_tel_data_add_dict_u64(d, (pre + "rx_nombuf").c_str(), rd(ps.rx_nombuf));
+        rte_tel_data_add_dict_u64(d, (pre + "tx_errors").c_str(), rd(ps.tx_errors));
     }
     uint64_t arp = 0;
     uint64_t nd = 0;

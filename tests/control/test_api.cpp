@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -140,6 +141,34 @@ TEST_CASE("status, lists, show, table and lookup", "[api]") {
     CHECK_THAT(m, Catch::Contains("sluice_drops_total{reason=\"no_backend\"} 0"));
     CHECK_THAT(m, Catch::Contains("sluice_table_generation "));
     CHECK_THAT(m, Catch::Contains("sluice_publish_duration_seconds "));
+}
+
+TEST_CASE("the ports' own counters (rx_missed, ...) in stats and metrics", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    {
+        // As a dataplane's link supervisor stores them.
+        Region dp = Region::open(f.instance, Region::Role::Dataplane);
+        sl_dp_area *a = dp.dp_rw();
+        std::strcpy(a->port_stats[0].name, "net_af_packet0");
+        a->port_stats[0].rx_missed = 1234;
+        a->port_stats[0].rx_errors = 5;
+        a->port_stats[0].rx_nombuf = 6;
+        a->port_stats[0].tx_errors = 7;
+        __atomic_store_n(&a->n_ports, 1u, __ATOMIC_RELEASE);
+    }
+    const json ports = c.ok("stats")["ports"];
+    REQUIRE(ports.size() == 1);
+    CHECK(ports[0]["name"] == "net_af_packet0");
+    CHECK(ports[0]["rx_missed"] == 1234);
+    CHECK(ports[0]["rx_errors"] == 5);
+    CHECK(ports[0]["rx_nombuf"] == 6);
+    CHECK(ports[0]["tx_errors"] == 7);
+    const std::string m = http_get(c.ok("status")["metrics"], "/metrics");
+    CHECK_THAT(m, Catch::Contains("sluice_port_rx_missed_total{port=\"net_af_packet0\"} 1234"));
+    CHECK_THAT(m, Catch::Contains("sluice_port_rx_errors_total{port=\"net_af_packet0\"} 5"));
+    CHECK_THAT(m, Catch::Contains("sluice_port_rx_nombuf_total{port=\"net_af_packet0\"} 6"));
+    CHECK_THAT(m, Catch::Contains("sluice_port_tx_errors_total{port=\"net_af_packet0\"} 7"));
 }
 
 TEST_CASE("changes: add, drain, weight, delete; each acknowledged with its generation", "[api]") {

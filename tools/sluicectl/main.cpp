@@ -564,6 +564,26 @@ std::string render_stats(const json &prev, const json &cur, double dt) {
             out += fmt::format("({} other drop reasons at 0)\n", quiet);
         }
     }
+    // What the ports lost where sluice's own counters cannot see it (the
+    // NIC, the kernel): only ports that lost something.
+    Table pt({"PORT", "RX MISSED/S", "RX MISSED", "RX ERRORS", "RX NOMBUF", "TX ERRORS"});
+    pt.right({1, 2, 3, 4, 5});
+    for (const auto &p : list_member(cur, "ports")) {
+        const double lost = counter(p, "rx_missed") + counter(p, "rx_errors") +
+                            counter(p, "rx_nombuf") + counter(p, "tx_errors");
+        if (!(lost > 0)) {
+            continue;
+        }
+        const json *pb = find_named(list_member(prev, "ports"), "port", cell(p, "port"));
+        json none = json::object();
+        pt.add({cell(p, "name"),
+                rate(counter(pb ? *pb : none, "rx_missed"), counter(p, "rx_missed"), dt),
+                cell(p, "rx_missed"), cell(p, "rx_errors"), cell(p, "rx_nombuf"),
+                cell(p, "tx_errors")});
+    }
+    if (!pt.empty()) {
+        out += "\n" + pt.render();
+    }
     return out;
 }
 
@@ -1267,7 +1287,8 @@ Examples:
     // stats
     StatsOpts st;
     auto *sst = app.add_subcommand(
-        "stats", "Packet and bit rates per service and backend, and drops by reason");
+        "stats", "Packet and bit rates per service and backend, drops by reason, and the "
+                 "ports that lost frames");
     add_json_flag(sst, st.json);
     auto *watch = sst->add_flag("--watch,-w", st.watch,
                                 "Redraw every interval like top, until Ctrl-C or --count");
