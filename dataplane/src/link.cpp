@@ -39,6 +39,8 @@ constexpr unsigned kZeroCopySettleMs = 250;
 constexpr unsigned kRegionLookMs = 1000;
 // Port stats every this many ticks (200 ms).
 constexpr unsigned kStatsTicks = 4;
+// After this long without published tables the dataplane says so.
+constexpr unsigned kNoTablesMs = 5000;
 
 // This process's sockets of `domain` (AF_PACKET, AF_XDP): the PMDs' own,
 // which they do not hand out.
@@ -162,12 +164,14 @@ void LinkSupervisor::run() {
     for (unsigned i = 0; i < info.size(); i++) {
         st[i].started_ms = now_ms();
     }
+    started_ms_ = now_ms();
     unsigned tick = 0;
     while (!quit_.load() && !stop_.load(std::memory_order_relaxed)) {
         usleep(kTickMs * 1000);
         if (++tick % kStatsTicks == 0) {
             update_port_stats();
         }
+        check_tables(now_ms());
         if (region_gone(now_ms())) {
             exit_status_.store(kExitRestart);
             stop_.store(true, std::memory_order_relaxed);
@@ -294,6 +298,29 @@ bool LinkSupervisor::region_gone(uint64_t now_ms) {
                "it\n",
                region_.name(), *g, kExitRestart);
     return true;
+}
+
+void LinkSupervisor::check_tables(uint64_t now_ms) {
+    if (tables_seen_) {
+        return;
+    }
+    const uint64_t g = region_.generation();
+    if (g != 0) {
+        tables_seen_ = true;
+        if (tables_missed_) {
+            fmt::print(stderr, "sluice-dataplane: tables of generation {} published: forwarding\n",
+                       g);
+        }
+        return;
+    }
+    if (!tables_missed_ && now_ms - started_ms_ >= kNoTablesMs) {
+        tables_missed_ = true;
+        fmt::print(stderr,
+                   "sluice-dataplane: nothing published in region /dev/shm{} after {} s: VIP "
+                   "traffic is dropped (no_table) until sluice-control publishes; is it running, "
+                   "with [dataplane] instance = \"{}\"?\n",
+                   region_.name(), kNoTablesMs / 1000, instance_);
+    }
 }
 
 void LinkSupervisor::update_port_stats() {

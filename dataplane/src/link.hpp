@@ -88,6 +88,10 @@ class LinkSupervisor {
     bool region_gone(uint64_t now_ms);
     // Reads every port's counters and stores their running totals.
     void update_port_stats();
+    // Says once when nothing is published kNoTablesMs after the start (VIP
+    // traffic is dropped as no_table: is sluice-control running on this
+    // instance?), and once when tables then appear.
+    void check_tables(uint64_t now_ms);
 
     Ports &ports_;
     const Region &region_;
@@ -108,7 +112,10 @@ class LinkSupervisor {
     };
     std::vector<PortTotals> totals_;
     std::vector<int> xdp_fds_; // the XDP sockets of the one af_xdp port
-    bool region_lost_ = false; // the name no longer refers to our region
+    uint64_t started_ms_ = 0;
+    bool tables_seen_ = false;
+    bool tables_missed_ = false; // said that nothing was published
+    bool region_lost_ = false;   // the name no longer refers to our region
     uint64_t region_looked_ms_ = 0;
     std::atomic<int> exit_status_{0};
     std::atomic<bool> quit_{false};

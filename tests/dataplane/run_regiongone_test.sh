@@ -8,6 +8,9 @@
 # meet the other (a restarted dataplane: no tables, every VIP packet dropped).
 # The real sluice-control and sluice-dataplane (af_packet, one worker, on a
 # veth in a network namespace of its own):
+#  0. the dataplane started first (it creates the region): after 5 s it
+#     says that nothing is published; sluice-control started then: the
+#     dataplane says it forwards within 2 s;
 #  1. 100 TCP SYNs to the dsr-l2 VIP: all forwarded;
 #  2. the region removed: sluice-control creates it again and publishes
 #     there within 2 s; the dataplane says its region was removed and exits
@@ -69,24 +72,33 @@ print(n)
 PY
 }
 
+# wait_log LOG TEXT SECONDS: TEXT appears in LOG within SECONDS.
+wait_log() {
+    local _
+    for _ in $(seq $((10 * $3))); do
+        grep -qF "$2" "$1" && return 0
+        sleep 0.1
+    done
+    echo "FAIL: \"$2\" not in $1 within $3 s:"
+    cat "$1"
+    exit 1
+}
+
 veth_pair "$snd" "$dpe"
-start_ctl
+echo "== 0. the dataplane first"
 start_dp dp1.log "net_af_packet0,iface=$dpe"
+wait_log dp1.log "nothing published in region $shm after 5 s" 8
+start_ctl
+wait_log dp1.log "tables of generation 1 published: forwarding" 2
+grep -h "published" dp1.log
 echo "== 1. forwarding"
 send_syns "$snd" 0 100
 expect_forwarded 100
 
 echo "== 2. the region removed under both"
 rm "$shm"
-for _ in $(seq 20); do
-    [ "$(grep -c "created again: published generation" ctl.log)" -ge 1 ] && break
-    sleep 0.1
-done
-if ! grep -q "created again: published generation" ctl.log || [ ! -e "$shm" ]; then
-    echo "FAIL: sluice-control did not create the region again within 2 s"
-    cat ctl.log
-    exit 1
-fi
+wait_log ctl.log "created again: published generation" 2
+[ -e "$shm" ]
 expect_dp_exit dp1.log 75 5 "after its region was replaced"
 grep -q "was removed: forwarding on" dp1.log
 grep -q "was created again" dp1.log
@@ -97,11 +109,7 @@ expect_forwarded 100 # in the new region, which counts from 0
 echo "== 3. sluice-control gone, then the region removed"
 stop_ctl
 rm "$shm"
-for _ in $(seq 20); do
-    grep -q "was removed: forwarding on" dp2.log && break
-    sleep 0.1
-done
-grep -q "was removed: forwarding on" dp2.log
+wait_log dp2.log "was removed: forwarding on" 2
 count_on_wire 100 >wire.txt &
 wire_pid=$!
 sleep 0.5 # the capture's socket bound
