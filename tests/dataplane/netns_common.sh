@@ -160,11 +160,13 @@ stop_dp() {
 # use_control: the test runs the real sluice-control (SLUICE_CONTROL; a skip
 # when it is not part of this build) on sluice.toml, written here: the
 # dsr-l2 service of send_syns (services.json's first) with health "none",
-# the region instance, the API socket ./control.sock, state in ./state, no
-# metrics listener. Then start_ctl (log appended to ctl.log; waits until it
-# says it published) and stop_ctl (SIGKILL) run it.
+# the region instance, the API socket ./control.sock, state in ./state,
+# metrics on a free port of 127.0.0.1. Then start_ctl (log appended to
+# ctl.log; waits until it says it published) and stop_ctl (SIGKILL) run it,
+# and ctl_metric reads it through sluicectl (SLUICE_CTL, in ctlcli).
 use_control() {
     ctl=${SLUICE_CONTROL:?}
+    ctlcli=${SLUICE_CTL:?}
     if [ ! -x "$ctl" ]; then
         echo "SKIP: sluice-control is not part of this build ($ctl)"
         exit 77
@@ -177,7 +179,7 @@ use_control() {
         echo '[control]'
         echo "socket = \"$PWD/control.sock\""
         echo "state_dir = \"$PWD/state\""
-        echo 'metrics_listen = ""'
+        echo 'metrics_listen = "127.0.0.1:0"'
         echo '[[service]]'
         echo 'name = "web"'
         echo 'vip = "10.0.0.1"'
@@ -211,4 +213,19 @@ stop_ctl() {
     if [ -n "$ctl_pid" ]; then kill -9 "$ctl_pid" 2>/dev/null || true; fi
     wait "$ctl_pid" 2>/dev/null || true
     ctl_pid=
+}
+
+# ctl_metric NAME: the value of the unlabelled metric NAME on sluice-control's
+# /metrics (its address from `sluicectl status`), or "missing".
+ctl_metric() {
+    local addr
+    addr=$("$ctlcli" --socket control.sock status --json |
+        $py -c 'import json,sys; print(json.load(sys.stdin)["metrics"])')
+    $py - "$addr" "$1" <<'PY'
+import sys, urllib.request
+addr, name = sys.argv[1], sys.argv[2]
+text = urllib.request.urlopen("http://%s/metrics" % addr, timeout=5).read().decode()
+values = [l.split()[1] for l in text.splitlines() if l.startswith(name + " ")]
+print(values[0] if values else "missing")
+PY
 }

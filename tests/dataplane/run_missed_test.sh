@@ -27,7 +27,6 @@ trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 TEST=miss
 . "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
 use_control
-ctlcli=${SLUICE_CTL:?}
 snd=m-snd # the sender's end
 dpe=m-dp  # the dataplane's end
 start_ctl

@@ -13,7 +13,7 @@
 #     dataplane says it forwards within 2 s;
 #  1. 100 TCP SYNs to the dsr-l2 VIP: all forwarded;
 #  2. the region removed: sluice-control creates it again and publishes
-#     there within 2 s; the dataplane says its region was removed and exits
+#     there within 2 s (sluice_region_recreated_total goes from 0 to 1); the dataplane says its region was removed and exits
 #     with 75 within 5 s; started again, it forwards 100 more (counted in the
 #     new region, where sluice-control publishes);
 #  3. sluice-control killed, then the region removed: the dataplane says so
@@ -23,7 +23,7 @@
 #     exits with 75 within 5 s; started again, it forwards 100 more.
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
-# SLUICE_CONTROL, SLUICE_TEST_DIR.
+# SLUICE_CONTROL, SLUICE_CTL, SLUICE_TEST_DIR.
 set -euo pipefail
 trap 'echo "FAIL: $0 line $LINENO: $BASH_COMMAND"' ERR
 
@@ -95,10 +95,18 @@ echo "== 1. forwarding"
 send_syns "$snd" 0 100
 expect_forwarded 100
 
+[ "$(ctl_metric sluice_region_recreated_total)" = 0 ]
+echo "sluice_region_recreated_total 0"
+
 echo "== 2. the region removed under both"
 rm "$shm"
 wait_log ctl.log "created again: published generation" 2
 [ -e "$shm" ]
+if [ "$(ctl_metric sluice_region_recreated_total)" != 1 ]; then
+    echo "FAIL: sluice_region_recreated_total is not 1 after the region was created again"
+    exit 1
+fi
+echo "sluice-control created it again: sluice_region_recreated_total 1"
 expect_dp_exit dp1.log 75 5 "after its region was replaced"
 grep -q "was removed: forwarding on" dp1.log
 grep -q "was created again" dp1.log
