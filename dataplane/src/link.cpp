@@ -3,7 +3,6 @@
 
 #include <cstddef>
 #include <cstdlib>
-#include <ctime>
 #include <dirent.h>
 #include <fmt/core.h>
 #include <linux/if_packet.h>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "dpdk.hpp"
+#include "worker.hpp"
 
 namespace sluice::dp {
 
@@ -94,12 +94,6 @@ uint64_t xdp_rx_ring_full(const std::vector<int> &fds) {
         }
     }
     return full;
-}
-
-uint64_t mono_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 } // namespace

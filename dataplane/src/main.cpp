@@ -39,12 +39,6 @@ extern "C" void on_signal(int) {
     g_stop.store(true, std::memory_order_relaxed);
 }
 
-uint64_t mono_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 int run(int argc, char **argv) {
     using namespace sluice::dp;
     // EAL arguments before "--", ours after it.

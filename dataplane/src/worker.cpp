@@ -31,12 +31,6 @@ static_assert(io_guard::kSlots >= SL_MAX_WORKERS, "an io_guard slot per worker")
 
 namespace {
 
-uint64_t mono_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // What TX did not take: counted as tx_full and freed (rte_eth_tx_buffer's
 // error callback, called from a flush inside this worker).
 struct TxUserdata {

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 
 #include "options.hpp"
 #include "sluice/region.h"
@@ -19,6 +20,14 @@ struct sl_burst_cache;
 namespace sluice::dp {
 
 inline constexpr unsigned kBurst = 32;
+
+// CLOCK_MONOTONIC in ns: the clock of the region's start_ns, heartbeat_ns
+// and port stats' updated_ns.
+inline uint64_t mono_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 // The box's own identity, the same for every worker.
 struct Box {
