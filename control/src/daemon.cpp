@@ -96,11 +96,6 @@ sl_hash_seed read_seed(const config::Config &c) {
     return *seed;
 }
 
-// A port's name as the dataplane stored it (at most 23 characters).
-std::string port_name(const sl_port_stats &ps) {
-    return std::string(ps.name, strnlen(ps.name, sizeof(ps.name)));
-}
-
 Region open_region(const config::Config &c) {
     return Region::open(c.dataplane.instance, Region::Role::Control);
 }
@@ -1045,7 +1040,7 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
             auto rd = [](const uint64_t &v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); };
             ports.push_back(
                 {{"port", p},
-                 {"name", port_name(ps)},
+                 {"name", sluice::port_name(ps)},
                  {"rx_packets",
                   sum([&](const sl_worker_counters &c) { return &c.ports[p].rx.packets; })},
                  {"rx_bytes",
@@ -1194,8 +1189,8 @@ std::string Daemon::metrics() {
               << "# TYPE sluice_port_" << m.what << "_total counter\n";
             for (uint32_t p = 0; p < n_ports; p++) {
                 const sl_port_stats &ps = dp->port_stats[p];
-                o << "sluice_port_" << m.what << "_total{port=\"" << esc(port_name(ps)) << "\"} "
-                  << __atomic_load_n(&(ps.*m.field), __ATOMIC_RELAXED) << "\n";
+                o << "sluice_port_" << m.what << "_total{port=\"" << esc(sluice::port_name(ps))
+                  << "\"} " << __atomic_load_n(&(ps.*m.field), __ATOMIC_RELAXED) << "\n";
             }
         }
     }

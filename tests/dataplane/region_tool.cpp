@@ -164,14 +164,13 @@ int counters(const Args &a) {
             v[3] += rd(pc.tx.bytes);
         }
         const sl_port_stats &ps = dp->port_stats[p];
-        out +=
-            fmt::format("{}{{\"rx_packets\": {}, \"rx_bytes\": {}, \"tx_packets\": {}, "
-                        "\"tx_bytes\": {}, \"name\": \"{}\", \"rx_missed\": {}, "
-                        "\"rx_errors\": {}, \"rx_nombuf\": {}, \"tx_errors\": {}, "
-                        "\"stats_updated_ns\": {}}}",
-                        p ? ", " : "", v[0], v[1], v[2], v[3],
-                        std::string(ps.name, strnlen(ps.name, sizeof(ps.name))), rd(ps.rx_missed),
-                        rd(ps.rx_errors), rd(ps.rx_nombuf), rd(ps.tx_errors), rd(ps.updated_ns));
+        out += fmt::format("{}{{\"rx_packets\": {}, \"rx_bytes\": {}, \"tx_packets\": {}, "
+                           "\"tx_bytes\": {}, \"name\": \"{}\", \"rx_missed\": {}, "
+                           "\"rx_errors\": {}, \"rx_nombuf\": {}, \"tx_errors\": {}, "
+                           "\"stats_updated_ns\": {}}}",
+                           p ? ", " : "", v[0], v[1], v[2], v[3], sluice::port_name(ps),
+                           rd(ps.rx_missed), rd(ps.rx_errors), rd(ps.rx_nombuf), rd(ps.tx_errors),
+                           rd(ps.updated_ns));
     }
     out += "], \"services\": {";
     bool first = true;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -100,6 +101,12 @@ class Region {
 
 // True when the dataplane worker `w` is registered and its process lives.
 bool worker_alive(const sl_worker_state &w);
+
+// A port's name as the dataplane stored it in its port stats (at most 23
+// characters, NUL-terminated unless cut).
+inline std::string port_name(const sl_port_stats &ps) {
+    return std::string(ps.name, strnlen(ps.name, sizeof(ps.name)));
+}
 
 // Control's side of the publishing protocol (region.h).
 class Publisher {
