@@ -6,9 +6,11 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <optional>
 #include <sstream>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fmt/core.h>
@@ -115,6 +117,43 @@ bool path_exists(const std::string &path) {
 }
 
 } // namespace
+
+std::vector<int> process_sockets(int domain) {
+    std::vector<int> fds;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == nullptr) {
+        return fds;
+    }
+    while (const dirent *e = readdir(d)) {
+        char *end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || fd == dirfd(d)) {
+            continue;
+        }
+        int dom = 0;
+        socklen_t len = sizeof(dom);
+        if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+            dom == domain) {
+            fds.push_back(static_cast<int>(fd));
+        }
+    }
+    closedir(d);
+    std::sort(fds.begin(), fds.end());
+    return fds;
+}
+
+std::vector<int> packet_sockets(unsigned ifindex) {
+    std::vector<int> fds;
+    for (const int fd : process_sockets(AF_PACKET)) {
+        sockaddr_ll sll{};
+        socklen_t slen = sizeof(sll);
+        if (getsockname(fd, reinterpret_cast<sockaddr *>(&sll), &slen) == 0 &&
+            static_cast<unsigned>(sll.sll_ifindex) == ifindex) {
+            fds.push_back(fd);
+        }
+    }
+    return fds;
+}
 
 bool unix_listening(const std::string &name) {
     std::ifstream in("/proc/net/unix");
@@ -351,6 +390,9 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
         if (p.af_packet || p.af_xdp) {
             p.iface = devarg(spec, "iface").value_or("");
             p.ifindex = if_nametoindex(p.iface.c_str());
+        }
+        if (p.af_packet && p.ifindex != 0) {
+            p.packet_fds = packet_sockets(p.ifindex);
         }
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         p.max_queues = maxq;

@@ -50,6 +50,15 @@ class Eal {
 // listening? From /proc/net/unix.
 bool unix_listening(const std::string &name);
 
+// This process's sockets of `domain` (AF_PACKET, AF_XDP), in ascending
+// order: the PMDs' own, which they do not hand out (/proc/self/fd).
+std::vector<int> process_sockets(int domain);
+
+// The packet sockets bound to interface `ifindex`, in ascending order: a
+// net_af_packet port's, one per queue pair, opened by the PMD in queue
+// order at probe (so the lowest is queue 0's).
+std::vector<int> packet_sockets(unsigned ifindex);
+
 class Mempool {
   public:
     // n mbufs of data_room bytes (headroom included) each.
@@ -83,6 +92,8 @@ struct PortInfo {
     // (iface=), and its ifindex when the port was created.
     std::string iface;
     unsigned ifindex = 0;
+    // af_packet: the PMD's packet sockets, queue q's at [q] (packet_sockets)
+    std::vector<int> packet_fds;
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what

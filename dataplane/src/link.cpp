@@ -3,7 +3,6 @@
 
 #include <cstddef>
 #include <cstdlib>
-#include <dirent.h>
 #include <fmt/core.h>
 #include <linux/if_packet.h>
 #include <linux/if_xdp.h>
@@ -42,45 +41,6 @@ constexpr unsigned kStatsTicks = 4;
 // After this long without published tables the dataplane says so.
 constexpr unsigned kNoTablesMs = 5000;
 
-// This process's sockets of `domain` (AF_PACKET, AF_XDP): the PMDs' own,
-// which they do not hand out.
-std::vector<int> sockets_of(int domain) {
-    std::vector<int> fds;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == nullptr) {
-        return fds;
-    }
-    while (const dirent *e = readdir(d)) {
-        char *end = nullptr;
-        const long fd = std::strtol(e->d_name, &end, 10);
-        if (end == e->d_name || *end != '\0' || fd == dirfd(d)) {
-            continue;
-        }
-        int dom = 0;
-        socklen_t len = sizeof(dom);
-        if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
-            dom == domain) {
-            fds.push_back(static_cast<int>(fd));
-        }
-    }
-    closedir(d);
-    return fds;
-}
-
-// The packet sockets bound to interface `ifindex`: a net_af_packet port's.
-std::vector<int> packet_sockets(unsigned ifindex) {
-    std::vector<int> fds;
-    for (const int fd : sockets_of(AF_PACKET)) {
-        sockaddr_ll sll{};
-        socklen_t slen = sizeof(sll);
-        if (getsockname(fd, reinterpret_cast<sockaddr *>(&sll), &slen) == 0 &&
-            static_cast<unsigned>(sll.sll_ifindex) == ifindex) {
-            fds.push_back(fd);
-        }
-    }
-    return fds;
-}
-
 // The frames the kernel dropped for a full RX ring, summed over XDP
 // sockets (cumulative in the kernel: XDP_STATISTICS is not reset on read).
 uint64_t xdp_rx_ring_full(const std::vector<int> &fds) {
@@ -105,15 +65,13 @@ LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string i
     unsigned n_af_xdp = 0;
     for (unsigned i = 0; i < totals_.size(); i++) {
         const PortInfo &p = ports_.info()[i];
-        if (p.af_packet && p.ifindex != 0) {
-            totals_[i].packet_fds = packet_sockets(p.ifindex);
-        }
+        totals_[i].packet_fds = p.packet_fds;
         n_af_xdp += p.af_xdp ? 1 : 0;
     }
     // XDP sockets say nothing of their interface (no getsockname): the
     // process's are the port's only when it has one af_xdp port.
     if (n_af_xdp == 1) {
-        xdp_fds_ = sockets_of(AF_XDP);
+        xdp_fds_ = process_sockets(AF_XDP);
     } else if (n_af_xdp > 1) {
         fmt::print(stderr,
                    "sluice-dataplane: {} af_xdp ports: their rx_missed counts what the "

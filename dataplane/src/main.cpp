@@ -189,6 +189,8 @@ int run(int argc, char **argv) {
         for (unsigned p = 0; p < n_ports; p++) {
             c.port_id[p] = ports.info()[p].id;
             c.out_of[p] = static_cast<uint8_t>(opts.two_armed ? 1 - p : p);
+            const std::vector<int> &fds = ports.info()[p].packet_fds;
+            c.kick_fd[p] = w < fds.size() ? fds[w] : -1;
         }
         c.drain_tsc = drain_tsc;
         c.hdr = region->header();

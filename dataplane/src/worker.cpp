@@ -16,6 +16,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "actions.hpp"
@@ -239,6 +240,46 @@ void flush_live(WorkerCtx &w) {
     }
 }
 
+// After a failed kick (the send buffer still full, the link down), the
+// drains to let pass before the next: ~1 ms at the default drain timer.
+constexpr uint8_t kKickRetryDrains = 10;
+
+// After a drain: on the af_packet ports whose TX has paused since the last
+// drain, the kernel is asked to send what the PMD's TX ring still holds
+// (WorkerCtx::kick_fd); while TX goes on, each burst's own request does
+// that. A request that sends nothing (0) finds the ring empty: done until
+// the next TX. With all = true (at stop), every live af_packet port once.
+void kick_idle_tx(WorkerCtx &w, bool all) {
+    for (unsigned p = 0; p < w.n_ports; p++) {
+        const int fd = w.kick_fd[p];
+        if (fd < 0 || !w.live[p].load(std::memory_order_relaxed)) {
+            continue;
+        }
+        const uint64_t sent = w.c->ports[p].tx.packets;
+        if (!all) {
+            if (sent != w.kick_seen[p]) {
+                w.kick_seen[p] = sent;
+                w.kick_due[p] = 1;
+                continue;
+            }
+            if (w.kick_due[p] == 0) {
+                continue;
+            }
+            if (w.kick_wait[p] != 0) {
+                w.kick_wait[p]--;
+                continue;
+            }
+        }
+        const ssize_t r = sendto(fd, nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+        if (r == 0) {
+            w.kick_due[p] = 0;
+        } else if (r < 0) {
+            w.kick_wait[p] = kKickRetryDrains;
+        }
+        // r > 0: the kernel took some; more may wait: again at the next drain
+    }
+}
+
 } // namespace
 
 void worker_prepare(WorkerCtx &w) {
@@ -338,6 +379,7 @@ int worker_main(void *arg) {
             }
             if (now - last_drain > w.drain_tsc) {
                 flush_live(w);
+                kick_idle_tx(w, false);
                 last_drain = now;
             }
             io_guard::leave(w.index);
@@ -351,6 +393,7 @@ int worker_main(void *arg) {
     }
     if (io_guard::enter(w.index)) {
         flush_live(w);
+        kick_idle_tx(w, true);
         io_guard::leave(w.index);
     }
     io_guard::unbind_worker();

@@ -45,6 +45,17 @@ struct alignas(64) WorkerCtx {
     uint8_t out_of[kMaxDpPorts] = {}; // forwarded traffic from port i leaves on port out_of[i]
     rte_eth_dev_tx_buffer *txb[kMaxDpPorts] = {};
     uint64_t drain_tsc = 0;
+    // net_af_packet ports: the packet socket of this worker's queue, else
+    // -1. The PMD asks the kernel to send its TX ring's frames only inside
+    // rte_eth_tx_burst; what the kernel could not take then (the socket's
+    // send buffer full, a driver's queue busy) would wait for the next
+    // burst, for ever if the traffic stopped. The worker asks again once
+    // the port's TX has paused (kick_idle_tx in worker.cpp).
+    static_assert(kMaxDpPorts == 2, "kick_fd: one -1 per port");
+    std::array<int, kMaxDpPorts> kick_fd = {-1, -1};
+    std::array<uint64_t, kMaxDpPorts> kick_seen = {}; // the port's tx count at the last drain
+    std::array<uint8_t, kMaxDpPorts> kick_due = {};   // frames may wait in the ring
+    std::array<uint8_t, kMaxDpPorts> kick_wait = {};  // drains to skip after a failed kick
     const sl_region_header *hdr = nullptr;
     const uint8_t *base = nullptr;
     sl_worker_state *ws = nullptr;
