@@ -178,6 +178,18 @@ int run(int argc, char **argv) {
         fmt::print(stderr, "sluice-dataplane: telemetry commands not registered\n");
     }
 
+    // af_packet: one packet socket per queue, queue q's the q-th lowest
+    // (worker.hpp, kick_fd). Any other count and the worker cannot tell
+    // its own: it then asks nothing of the kernel between bursts.
+    for (const PortInfo &p : ports.info()) {
+        if (p.af_packet && p.packet_fds.size() != n_workers) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}': {} packet socket(s) bound to {} for {} "
+                       "queue(s): frames its TX rings hold when the traffic stops wait for the "
+                       "next burst\n",
+                       p.name, p.packet_fds.size(), p.iface, n_workers);
+        }
+    }
     std::vector<WorkerCtx> ctx(n_workers);
     const uint64_t drain_tsc = (rte_get_tsc_hz() + 999999) / 1000000 * opts.drain_us;
     for (unsigned w = 0; w < n_workers; w++) {
@@ -190,7 +202,7 @@ int run(int argc, char **argv) {
             c.port_id[p] = ports.info()[p].id;
             c.out_of[p] = static_cast<uint8_t>(opts.two_armed ? 1 - p : p);
             const std::vector<int> &fds = ports.info()[p].packet_fds;
-            c.kick_fd[p] = w < fds.size() ? fds[w] : -1;
+            c.kick_fd[p] = fds.size() == n_workers ? fds[w] : -1;
         }
         c.drain_tsc = drain_tsc;
         c.hdr = region->header();
