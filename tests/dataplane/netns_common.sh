@@ -7,10 +7,10 @@
 # EAL memory arguments this machine allows, a namespace, region instance,
 # EAL file prefix and work directory (the current directory from here on)
 # named after TEST, nsx (runs a command in the namespace), veth_pair,
-# start_dp, stop_dp, expect_dp_exit, send_syns, have_af_xdp, use_control /
-# start_ctl / stop_ctl (sluice-control), and a cleanup that kills the
-# dataplane in dp_pid (and sluice-control in ctl_pid) and removes all of
-# them. Needs `set -euo pipefail` and TEST.
+# tbf_egress, start_dp, stop_dp, expect_dp_exit, send_syns, have_af_xdp,
+# use_control / start_ctl / stop_ctl (sluice-control), and a cleanup that
+# kills the dataplane in dp_pid (and sluice-control in ctl_pid) and removes
+# all of them. Needs `set -euo pipefail` and TEST.
 
 here=${SLUICE_TEST_DIR:-$(dirname "$0")}
 dp=${SLUICE_DATAPLANE:?}
@@ -90,6 +90,16 @@ start_dp() {
         echo "FAIL: no worker running on $port"
         cat "$log"
         exit 1
+    fi
+}
+
+# tbf_egress DEV RATE: a tbf qdisc of RATE on DEV's egress (in the
+# namespace) that queues up to 100 MB, so drops nothing; a skip where the
+# kernel has no tbf.
+tbf_egress() {
+    if ! nsx tc qdisc add dev "$1" root tbf rate "$2" burst 1600 limit 100000000 2>err.txt; then
+        echo "SKIP: cannot add a tbf qdisc (kernel without sch_tbf?): $(cat err.txt)"
+        exit 77
     fi
 }
 

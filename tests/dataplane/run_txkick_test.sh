@@ -27,10 +27,7 @@ TEST=txk
 frames=400
 . "${SLUICE_TEST_DIR:-$(dirname "$0")}/netns_common.sh"
 veth_pair snd dpe
-if ! nsx tc qdisc add dev dpe root tbf rate 100kbit burst 1600 limit 100000000 2>err.txt; then
-    echo "SKIP: cannot add a tbf qdisc (kernel without sch_tbf?): $(cat err.txt)"
-    exit 77
-fi
+tbf_egress dpe 100kbit
 
 "$region" publish --instance "$inst" --spec "$here/services.json"
 start_dp dp.log "net_af_packet0,iface=dpe,qdisc_bypass=0"
