@@ -6,6 +6,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <iterator>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <optional>
@@ -456,6 +457,9 @@ uint32_t Ports::frame_room(uint32_t mtu) const {
 
 void Ports::start(rte_mempool *mp, const Options &opts) {
     for (PortInfo &p : ports_) {
+        // The af_xdp PMD opens its sockets as the port is set up (RX queue
+        // setup in DPDK 22.11): the port's are those new after it.
+        const std::vector<int> xdp_before = p.af_xdp ? process_sockets(AF_XDP) : std::vector<int>{};
         rte_eth_dev_info di{};
         rte_eth_dev_info_get(p.id, &di);
         rte_eth_conf conf{};
@@ -532,6 +536,11 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
             continue;
         }
         rc = start_port(i);
+        if (p.af_xdp) {
+            const std::vector<int> after = process_sockets(AF_XDP);
+            std::set_difference(after.begin(), after.end(), xdp_before.begin(), xdp_before.end(),
+                                std::back_inserter(p.xdp_fds));
+        }
         if (rc != 0 && p.memif_client) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}': cannot connect to the memif server on {} "

@@ -94,6 +94,9 @@ struct PortInfo {
     unsigned ifindex = 0;
     // af_packet: the PMD's packet sockets, queue q's at [q] (packet_sockets)
     std::vector<int> packet_fds;
+    // af_xdp: the PMD's XDP sockets, those that appeared while the port was
+    // set up and started (XDP sockets name no interface: no getsockname)
+    std::vector<int> xdp_fds;
 };
 
 // Looks the ports up by name, configures n queues on each (clamped to what

@@ -62,22 +62,16 @@ LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string i
                                sl_dp_area *dp, std::atomic<bool> &stop)
     : ports_(ports), region_(region), instance_(std::move(instance)), dp_(dp), stop_(stop) {
     totals_.resize(ports_.info().size());
-    unsigned n_af_xdp = 0;
     for (unsigned i = 0; i < totals_.size(); i++) {
         const PortInfo &p = ports_.info()[i];
         totals_[i].packet_fds = p.packet_fds;
-        n_af_xdp += p.af_xdp ? 1 : 0;
-    }
-    // XDP sockets say nothing of their interface (no getsockname): the
-    // process's are the port's only when it has one af_xdp port.
-    if (n_af_xdp == 1) {
-        xdp_fds_ = process_sockets(AF_XDP);
-    } else if (n_af_xdp > 1) {
-        fmt::print(stderr,
-                   "sluice-dataplane: {} af_xdp ports: their rx_missed counts what the "
-                   "PMD reports, not the kernel's drops for a full RX ring (counted with "
-                   "one af_xdp port only)\n",
-                   n_af_xdp);
+        totals_[i].xdp_fds = p.xdp_fds;
+        if (p.af_xdp && p.xdp_fds.empty()) {
+            fmt::print(stderr,
+                       "sluice-dataplane: port '{}': its XDP sockets not found: its rx_missed "
+                       "counts what the PMD reports, not the kernel's drops for a full RX ring\n",
+                       p.name);
+        }
     }
     update_port_stats();
     const int rc =
@@ -280,9 +274,9 @@ void LinkSupervisor::update_port_stats() {
     const uint64_t now = mono_ns();
     for (unsigned i = 0; i < info.size() && i < SL_MAX_PORTS; i++) {
         PortTotals &t = totals_[i];
-        if (info[i].af_xdp && !xdp_fds_.empty()) {
+        if (!t.xdp_fds.empty()) {
             // The PMD's imissed is the sockets' rx_dropped: add the rest.
-            const uint64_t full = xdp_rx_ring_full(xdp_fds_);
+            const uint64_t full = xdp_rx_ring_full(t.xdp_fds);
             t.kernel_drops += full >= t.xdp_full_last ? full - t.xdp_full_last : full;
             t.xdp_full_last = full;
         }

@@ -102,16 +102,17 @@ class LinkSupervisor {
     // tx_errors) and the totals made of them (a driver that resets its
     // counters, as a memif port restarted may, does not make them fall);
     // the kernel's drops the driver does not count; af_packet: the PMD's
-    // packet sockets; af_xdp: the last sum of its XDP sockets' rx_full.
+    // packet sockets; af_xdp: the PMD's XDP sockets and the last sum of
+    // their rx_ring_full.
     struct PortTotals {
         uint64_t last[4] = {};
         uint64_t total[4] = {};
         uint64_t kernel_drops = 0;
         std::vector<int> packet_fds;
+        std::vector<int> xdp_fds;
         uint64_t xdp_full_last = 0;
     };
     std::vector<PortTotals> totals_;
-    std::vector<int> xdp_fds_; // the XDP sockets of the one af_xdp port
     uint64_t started_ms_ = 0;
     bool tables_seen_ = false;
     bool tables_missed_ = false; // said that nothing was published
