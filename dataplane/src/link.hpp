@@ -44,8 +44,8 @@
 // and the kernel's drops that DPDK 22.11's PMDs do not report: for
 // net_af_packet ports those in the PMD's RX rings (PACKET_STATISTICS of its
 // sockets; the PMD reports imissed 0), for net_af_xdp ports those for a
-// full RX ring (XDP_STATISTICS of its sockets; the PMD's imissed is their
-// rx_dropped only), when the dataplane has one af_xdp port.
+// full RX ring (XDP_STATISTICS of its sockets, PortInfo::xdp_fds; the
+// PMD's imissed is their rx_dropped only).
 #pragma once
 
 #include <atomic>
