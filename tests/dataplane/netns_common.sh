@@ -1,16 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 #
-# Sourced by the dataplane tests on a veth pair in a network namespace of
-# their own (run_multiqueue_test.sh, run_txstall_test.sh, run_txkick_test.sh,
-# run_ifgone_test.sh, run_afxdp_test.sh, run_regiongone_test.sh,
-# run_missed_test.sh): the binaries CTest names, a skip without root, the
-# EAL memory arguments this machine allows, a namespace, region instance,
-# EAL file prefix and work directory (the current directory from here on)
-# named after TEST, nsx (runs a command in the namespace), veth_pair,
-# tbf_egress, start_dp, stop_dp, expect_dp_exit, send_syns, have_af_xdp,
-# use_control / start_ctl / stop_ctl (sluice-control), and a cleanup that
-# kills the dataplane in dp_pid (and sluice-control in ctl_pid) and removes
-# all of them. Needs `set -euo pipefail` and TEST.
+# Sourced by the dataplane tests in a network namespace of their own
+# (run_multiqueue_test.sh, run_rss_test.sh, run_txstall_test.sh,
+# run_txkick_test.sh, run_ifgone_test.sh, run_afxdp_test.sh,
+# run_regiongone_test.sh, run_missed_test.sh): the binaries CTest names, a
+# skip without root, the EAL memory arguments this machine allows, a
+# namespace, region instance, EAL file prefix and work directory (the
+# current directory from here on) named after TEST, nsx (runs a command in
+# the namespace), veth_pair, tbf_egress, start_dp, stop_dp, expect_dp_exit,
+# send_syns, have_af_xdp, use_control / start_ctl / stop_ctl
+# (sluice-control), and a cleanup that kills the dataplane in dp_pid (and
+# sluice-control in ctl_pid) and removes all of them. Needs `set -euo
+# pipefail` and TEST.
 
 here=${SLUICE_TEST_DIR:-$(dirname "$0")}
 dp=${SLUICE_DATAPLANE:?}
