@@ -8,8 +8,9 @@
 # kernel side (tun) picks the queue of each frame by its flow hash, as a
 # NIC's RSS would:
 #  - the dataplane says 2 worker(s) and not that the port has no RSS;
-#  - 2000 TCP SYNs of 2000 flows, written into the tap interface: all
-#    received and sent (rx = tx = 2000, no drop), each worker at least 20%;
+#  - 2000 TCP SYNs of 2000 flows, written into the tap interface in batches
+#    of 200: all received and sent (rx = tx = 2000, no drop), each worker
+#    at least 20%;
 #  - 8 flows, 20 SYNs each: every flow's SYNs all on one worker;
 #  - SIGTERM stops it with exit code 0 within 10 s (netns_common.sh).
 #
@@ -42,8 +43,12 @@ worker_rx() {
         $py -c 'import json,sys; print(*[w["rx_packets"] for w in json.load(sys.stdin)["workers"]])'
 }
 
-send_syns sltap0 0 2000
-"$region" wait-rx --instance "$inst" --packets 2000 --timeout-ms 20000
+# In batches of 200, each waited for: the tap's queues hold 1000 frames, and
+# the workers run under nice.
+for first in $(seq 0 200 1800); do
+    send_syns sltap0 "$first" 200
+    "$region" wait-rx --instance "$inst" --packets $((first + 200)) --timeout-ms 10000
+done
 "$region" counters --instance "$inst" >counters.json
 $py - counters.json <<'PY'
 import json, sys
