@@ -74,16 +74,20 @@ veth_pair() {
 }
 
 # start_dp LOG PORT [OPTION ...]: the dataplane, one worker (-l 0; the
-# lcores in dp_lcores if set, under `nice -n $dp_nice` if set), on PORT in
+# lcores in dp_lcores if set: `-l LIST`, or `--lcores MAP` when it maps
+# lcores to CPUs with @; under `nice -n $dp_nice` if set), on PORT in
 # the namespace (the box: MAC 02:00:00:00:00:aa, 192.0.2.1, gateway
 # 02:00:00:00:00:fe; sluice options after), stderr to LOG; waits for its
 # worker: a heartbeat newer than now, not a previous incarnation's.
 start_dp() {
-    local log=$1 port=$2 after
+    local log=$1 port=$2 after lcores=${dp_lcores:-0} lflag=-l
     shift 2
+    if [[ $lcores == *@* ]]; then
+        lflag=--lcores
+    fi
     after=$($py -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
     # Not through nsx: $! must be the dataplane's pid (ip netns exec execs).
-    ip netns exec "$ns" nice -n "${dp_nice:-0}" "$dp" -l "${dp_lcores:-0}" --no-pci \
+    ip netns exec "$ns" nice -n "${dp_nice:-0}" "$dp" "$lflag" "$lcores" --no-pci \
         "${mem_args[@]}" --file-prefix "$prefix" \
         --log-level='*:warning' -- --port "$port" --instance "$inst" \
         --mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe "$@" \
