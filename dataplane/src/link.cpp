@@ -62,10 +62,7 @@ LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string i
                                sl_dp_area *dp, std::atomic<bool> &stop)
     : ports_(ports), region_(region), instance_(std::move(instance)), dp_(dp), stop_(stop) {
     totals_.resize(ports_.info().size());
-    for (unsigned i = 0; i < totals_.size(); i++) {
-        const PortInfo &p = ports_.info()[i];
-        totals_[i].packet_fds = p.packet_fds;
-        totals_[i].xdp_fds = p.xdp_fds;
+    for (const PortInfo &p : ports_.info()) {
         if (p.af_xdp && p.xdp_fds.empty()) {
             fmt::print(stderr,
                        "sluice-dataplane: port '{}': its XDP sockets not found: its rx_missed "
@@ -274,9 +271,9 @@ void LinkSupervisor::update_port_stats() {
     const uint64_t now = mono_ns();
     for (unsigned i = 0; i < info.size() && i < SL_MAX_PORTS; i++) {
         PortTotals &t = totals_[i];
-        if (!t.xdp_fds.empty()) {
+        if (!info[i].xdp_fds.empty()) {
             // The PMD's imissed is the sockets' rx_dropped: add the rest.
-            const uint64_t full = xdp_rx_ring_full(t.xdp_fds);
+            const uint64_t full = xdp_rx_ring_full(info[i].xdp_fds);
             t.kernel_drops += full >= t.xdp_full_last ? full - t.xdp_full_last : full;
             t.xdp_full_last = full;
         }
@@ -288,7 +285,7 @@ void LinkSupervisor::update_port_stats() {
                 t.last[k] = v[k];
             }
         }
-        for (const int fd : t.packet_fds) {
+        for (const int fd : info[i].packet_fds) {
             // Read and reset by the kernel: the PMD never reads them.
             tpacket_stats_v3 ks{};
             socklen_t len = sizeof(ks);

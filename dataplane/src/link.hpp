@@ -101,15 +101,13 @@ class LinkSupervisor {
     // Per port: the driver's last values (rx_missed, rx_errors, rx_nombuf,
     // tx_errors) and the totals made of them (a driver that resets its
     // counters, as a memif port restarted may, does not make them fall);
-    // the kernel's drops the driver does not count; af_packet: the PMD's
-    // packet sockets; af_xdp: the PMD's XDP sockets and the last sum of
-    // their rx_ring_full.
+    // the kernel's drops the driver does not count (read from the sockets
+    // in PortInfo::packet_fds / xdp_fds); af_xdp: the last sum of its
+    // sockets' rx_ring_full.
     struct PortTotals {
         uint64_t last[4] = {};
         uint64_t total[4] = {};
         uint64_t kernel_drops = 0;
-        std::vector<int> packet_fds;
-        std::vector<int> xdp_fds;
         uint64_t xdp_full_last = 0;
     };
     std::vector<PortTotals> totals_;
