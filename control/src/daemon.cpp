@@ -100,6 +100,11 @@ Region open_region(const config::Config &c) {
     return Region::open(c.dataplane.instance, Region::Role::Control);
 }
 
+// The ports the dataplane says it has, at most the region's SL_MAX_PORTS.
+uint32_t dp_ports(const sl_dp_area *dp) {
+    return std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
+}
+
 } // namespace
 
 void log_line(const std::string &line) {
@@ -1033,8 +1038,7 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
             drops[sl_drop_name(r)] = sum([&](const sl_worker_counters &c) { return &c.drops[r]; });
         }
         json ports = json::array();
-        const uint32_t n_ports =
-            std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
+        const uint32_t n_ports = dp_ports(dp);
         for (uint32_t p = 0; p < n_ports; p++) {
             const sl_port_stats &ps = dp->port_stats[p];
             auto rd = [](const uint64_t &v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); };
@@ -1169,8 +1173,7 @@ std::string Daemon::metrics() {
           << sum([&](const sl_worker_counters &c) { return &c.drops[r]; }) << "\n";
     }
     {
-        const uint32_t n_ports =
-            std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
+        const uint32_t n_ports = dp_ports(dp);
         struct PortMetric {
             const char *what;
             uint64_t sl_port_stats::*field;
