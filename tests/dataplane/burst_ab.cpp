@@ -8,7 +8,7 @@
 // as both, which must then come out even (B/A near 1).
 //
 // sluice-burst-ab --spec S.json [--vips N] [--vips-b M] [--flows F] [--proto udp|tcp]
-//                 [--blocks K] [--share-table 0|1] [--share-backends 0|1]
+//                 [--blocks K] [--share-table 0|1] [--share-backends 0|1] [--floor 0|1]
 //
 // Blocks of 512 bursts of 32 frames (64-byte frames of F flows, flow i to
 // VIP 10.0.0.1 + i % N, written 2048 frames ahead as in
@@ -26,6 +26,16 @@
 // backends 0-3 (the backend records' footprint of one VIP). Not sluice's
 // tables any more: what-if knobs, with --vips-b, for what the cost of many
 // VIPs is made of.
+// --floor 1 (with --vips-b): two more sides, in the same rotation (blocks
+// A B F FB FB F B A ...), run in place of the burst path the
+// least a design with a Maglev table per VIP can do per packet: the same
+// parse and hash, then a VIP lookup that costs nothing (the VIP's number is
+// its address minus the first VIP's, its table's offset one 4-byte load),
+// the table entry (prefetched a stage ahead, as sluice does) and the
+// backend's MAC written into the frame. No service record, no lookup cache,
+// no checks. What it costs more per packet at M VIPs than at N is what the
+// tables' and backend records' memory costs by itself: the least that many
+// VIPs can cost any such design, against what they cost sluice.
 // Prints one JSON line.
 #include <algorithm>
 #include <arpa/inet.h>
@@ -93,6 +103,47 @@ template <typename Pkt> uint64_t outcome(const Pkt &p) {
     return v;
 }
 
+// The floor's per-VIP state: table offsets by VIP number, the size every
+// table must share (for one fastmod), the first VIP (host order).
+struct Floor {
+    std::vector<uint32_t> offset;
+    uint32_t size = 0;
+    uint64_t fastmod = 0;
+    uint32_t vip0 = 0;
+};
+
+// The floor's burst (see --floor); returns how many it forwarded.
+unsigned floor_burst(const sl_tables *t, const Floor &f, const sl_encap_ctx &ctx, uint8_t **frames,
+                     unsigned n) {
+    uint64_t w0[kBurst];
+    uint64_t w1[kBurst];
+    uint64_t h[kBurst];
+    uint16_t l3_len[kBurst];
+    const uint16_t *slot[kBurst];
+    for (unsigned i = 0; i < n; i++) {
+        if (!va::sl_burst_parse4(frames[i], kFrame, &w0[i], &w1[i], &l3_len[i])) {
+            w0[i] = 0;
+            w1[i] = 0;
+        }
+    }
+    va::sl_flow_hash4_burst(w0, w1, h, n, &t->seed);
+    for (unsigned i = 0; i < n; i++) {
+        const uint32_t k = (ntohl(static_cast<uint32_t>(w0[i] >> 32)) - f.vip0) &
+                           static_cast<uint32_t>(f.offset.size() - 1);
+        slot[i] =
+            &t->arena[f.offset[k] + sl_fastmod(static_cast<uint32_t>(h[i]), f.fastmod, f.size)];
+        __builtin_prefetch(slot[i]);
+    }
+    unsigned fwd = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const uint16_t bid = *slot[i] & (SL_MAX_BACKENDS - 1);
+        const sl_backend *be = &t->backends[bid];
+        sl_rewrite_dsr_l2(frames[i], ctx.box_mac, be->mac);
+        fwd += be->flags & SL_BACKEND_ACTIVE; // no branch: bid is random
+    }
+    return fwd;
+}
+
 double median_per_packet(std::vector<uint64_t> &cycles) {
     std::sort(cycles.begin(), cycles.end());
     return static_cast<double>(cycles[cycles.size() / 2]) / (kBurstsPerBlock * kBurst);
@@ -106,6 +157,7 @@ int main(int argc, char **argv) {
     uint32_t blocks = 200;
     bool share_table = false;
     bool share_backends = false;
+    bool with_floor = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -116,8 +168,11 @@ int main(int argc, char **argv) {
             vips_b = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--blocks") {
             blocks = static_cast<uint32_t>(std::stoul(v));
-        } else if ((k == "--share-table" || k == "--share-backends") && (v == "0" || v == "1")) {
-            (k == "--share-table" ? share_table : share_backends) = v == "1";
+        } else if ((k == "--share-table" || k == "--share-backends" || k == "--floor") &&
+                   (v == "0" || v == "1")) {
+            (k == "--share-table" ? share_table
+             : k == "--floor"     ? with_floor
+                                  : share_backends) = v == "1";
         } else {
             std::fprintf(stderr, "sluice-burst-ab: unknown option or bad value: %s %s\n", k.c_str(),
                          v.c_str());
@@ -128,10 +183,11 @@ int main(int argc, char **argv) {
     const uint32_t flows = o.flows;
     const uint32_t vips = o.vips;
     const uint8_t proto = o.proto;
-    if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0) {
+    if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0 ||
+        (with_floor && vips_b == 0)) {
         std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--vips-b M] "
                              "[--flows F] [--proto udp|tcp] [--blocks K] [--share-table 0|1] "
-                             "[--share-backends 0|1]\n");
+                             "[--share-backends 0|1] [--floor 0|1 (with --vips-b)]\n");
         return 2;
     }
     const sluice::test::BenchTables tables =
@@ -150,6 +206,26 @@ int main(int argc, char **argv) {
         }
     }
     const sl_tables *t = tables.get();
+    Floor fl;
+    if (with_floor) {
+        uint32_t n = 1;
+        while (n < t->n_services) {
+            n <<= 1;
+        }
+        fl.offset.assign(n, t->services[0].table_offset);
+        fl.size = t->services[0].table_size;
+        fl.fastmod = t->services[0].table_fastmod;
+        for (uint32_t k = 0; k < t->n_services; k++) {
+            if (t->services[k].table_size != fl.size) {
+                std::fprintf(stderr, "sluice-burst-ab: --floor needs one table size for every "
+                                     "service\n");
+                return 2;
+            }
+            fl.offset[k] = t->services[k].table_offset;
+        }
+        inet_pton(AF_INET, "10.0.0.1", &fl.vip0);
+        fl.vip0 = ntohl(fl.vip0);
+    }
 
     uint32_t vip = 0;
     inet_pton(AF_INET, "10.0.0.1", &vip);
@@ -194,30 +270,45 @@ int main(int argc, char **argv) {
         st.rewind();
     }
 
-    // Which side a packet goes to: blocks A B B A A B B A ...
-    auto side_of = [](uint64_t n) -> unsigned {
+    // Which side a packet goes to: blocks A B B A A B B A ...; with --floor,
+    // sides 0-3 (A, B, the floor at A's VIPs, at B's) as 0 1 2 3 3 2 1 0 ...
+    const unsigned n_sides = with_floor ? 4 : 2;
+    auto side_of = [n_sides](uint64_t n) -> unsigned {
         const uint64_t blk = n / (kBurstsPerBlock * kBurst);
-        return static_cast<unsigned>(((blk >> 1) ^ blk) & 1u);
+        if (n_sides == 2) {
+            return static_cast<unsigned>(((blk >> 1) ^ blk) & 1u);
+        }
+        const unsigned k = static_cast<unsigned>(blk % 8);
+        return k < 4 ? k : 7 - k;
     };
     std::vector<uint8_t> bufs(kBufs * kBuf);
     auto frame_of = [&](uint64_t n) { return bufs.data() + (n % kBufs) * kBuf + kHeadroom; };
     // Frame n, written kAhead frames before it is processed: from B's stream
-    // if B has one of its own and takes it.
+    // if B has one of its own and takes it (and so the floor's side 3).
     auto write = [&](uint64_t n) {
-        (vips_b != 0 && side_of(n) == 1 ? st_b : st).write(frame_of(n));
+        (vips_b != 0 && (side_of(n) & 1u) != 0 ? st_b : st).write(frame_of(n));
     };
     for (uint64_t n = 0; n < kAhead; n++) {
         write(n);
     }
-    std::vector<uint64_t> cycles[2];
-    uint64_t forwarded[2] = {0, 0};
+    std::vector<uint64_t> cycles[4];
+    uint64_t forwarded[4] = {0, 0, 0, 0};
     uint64_t n = 0;
-    for (uint32_t blk = 0; blk < 2 * blocks; blk++) {
+    for (uint32_t blk = 0; blk < n_sides * blocks; blk++) {
         const unsigned v = side_of(n);
         const uint64_t t0 = __rdtsc();
         for (unsigned b = 0; b < kBurstsPerBlock; b++, n += kBurst) {
             va::sl_burst_pkt pa[kBurst];
             vb::sl_burst_pkt pb[kBurst];
+            if (v >= 2) {
+                uint8_t *frames[kBurst];
+                for (unsigned i = 0; i < kBurst; i++) {
+                    write(n + i + kAhead);
+                    frames[i] = frame_of(n + i);
+                }
+                forwarded[v] += floor_burst(t, fl, ctx, frames, kBurst);
+                continue;
+            }
             for (unsigned i = 0; i < kBurst; i++) {
                 write(n + i + kAhead);
                 if (v == 0 || vips_b != 0) {
@@ -243,13 +334,26 @@ int main(int argc, char **argv) {
     const double a = median_per_packet(cycles[0]);
     const double b = median_per_packet(cycles[1]);
     std::printf("{\"vips\": %u, \"vips_b\": %u, \"flows\": %u, \"blocks\": %u, "
-                "\"share_table\": %s, \"share_backends\": %s, "
+                "\"share_table\": %s, \"share_backends\": %s, \"floor\": %s, "
                 "\"packets_each\": %lu, \"forwarded_a\": %lu, \"forwarded_b\": %lu, "
-                "\"a_tsc_per_packet\": %.2f, \"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f}\n",
+                "\"a_tsc_per_packet\": %.2f, \"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f",
                 vips, vips_b != 0 ? vips_b : vips, flows, blocks, share_table ? "true" : "false",
-                share_backends ? "true" : "false",
+                share_backends ? "true" : "false", with_floor ? "true" : "false",
                 static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
                 static_cast<unsigned long>(forwarded[0]), static_cast<unsigned long>(forwarded[1]),
                 a, b, b / a);
+    if (with_floor) {
+        // floor_extra_over_a: what B's VIPs cost the floor more than A's, as
+        // a share of what a packet costs sluice at A's: sluice's b_over_a - 1
+        // if many VIPs cost it no more than the memory they need.
+        const double fa = median_per_packet(cycles[2]);
+        const double fb = median_per_packet(cycles[3]);
+        std::printf(", \"floor_forwarded_a\": %lu, \"floor_forwarded_b\": %lu, "
+                    "\"floor_a_tsc_per_packet\": %.2f, \"floor_b_tsc_per_packet\": %.2f, "
+                    "\"floor_b_over_a\": %.4f, \"floor_extra_over_a\": %.4f",
+                    static_cast<unsigned long>(forwarded[2]),
+                    static_cast<unsigned long>(forwarded[3]), fa, fb, fb / fa, (fb - fa) / a);
+    }
+    std::printf("}\n");
     return 0;
 }
