@@ -29,7 +29,12 @@
 #     in rounds of one run per N; and the pipeline's cost per packet with
 #     traffic over N VIPs against over 1, in one process (sluice-burst-ab
 #     --vips 1 --vips-b N, the largest N's tables), which the machine's
-#     changes of speed do not skew. The spread is max/min - 1 over the row.
+#     changes of speed do not skew; in the same runs, what N VIPs cost more
+#     than 1 the least a design with a Maglev table per VIP can do per packet
+#     (sluice-burst-ab --floor 1: no lookup, no service record, no checks),
+#     as a share of sluice's cost per packet at 1 VIP: how near to flat the
+#     memory lets any such design come. The spread is max/min - 1 over the
+#     row.
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
@@ -401,19 +406,26 @@ if want vips; then
     # both alike. Cost per packet over N VIPs / over 1, median of 3 runs.
     ab=$build/tests/dataplane/sluice-burst-ab
     ap=()
+    fp=()
     maxn=$(printf '%s\n' $vips_list | sort -n | tail -1)
     for nv in $vips_list; do
         if [ ! -x "$ab" ]; then
             ap+=(n/a)
+            fp+=(n/a)
             continue
         fi
         c=()
+        f=()
         for _ in 1 2 3; do
-            c+=("$(taskset -c 1 "$ab" --spec "$(spec dsr-l2 "$vip_backends" "$maxn" "$vip_table")" \
-                --flows "$flows" --proto "$proto" --vips 1 --vips-b "$nv" --blocks 100 |
-                /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["b_over_a"])')")
+            read -r x y < <(taskset -c 1 "$ab" --spec "$(spec dsr-l2 "$vip_backends" "$maxn" "$vip_table")" \
+                --flows "$flows" --proto "$proto" --vips 1 --vips-b "$nv" --blocks 100 --floor 1 |
+                /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)
+print(d["b_over_a"], "%.4f" % (1 + d["floor_extra_over_a"]))')
+            c+=("$x")
+            f+=("$y")
         done
         ap+=("$(median "${c[@]}")")
+        fp+=("$(median "${f[@]}")")
     done
     echo "$head spread |"
     echo "$sep --- |"
@@ -421,6 +433,7 @@ if want vips; then
     echo "| memif Mpps (best run) | $(printf '%s | ' "${io_best[@]}")$(spread "${io_best[@]}") |"
     echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
     echo "| pipeline in one process, cost per packet vs 1 VIP ($maxn VIPs' tables) | $(printf '%s | ' "${ap[@]}")$(spread "${ap[@]}") |"
+    echo "| the floor's extra cost at N VIPs, over sluice's at 1 VIP, plus 1 | $(printf '%s | ' "${fp[@]}")$(spread "${fp[@]}") |"
     echo "$io_runs |"
     echo "$hit |"
 fi
