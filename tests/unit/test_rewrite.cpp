@@ -445,6 +445,18 @@ TEST_CASE("checksum helpers agree with a plain RFC 1071 sum", "[rewrite][csum]")
     // All ones: sum of 0xffff words stays 0xffff; checksum 0.
     const uint8_t ones[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     CHECK(sl_csum_fold(sl_csum_partial(ones, 6, 0)) == 0);
+
+    // A tail of 1-7 bytes whose words carry out of the 64-bit sum: 8 bytes
+    // of 0xff sum to 2^64 - 1 (the tail of a 548-byte frag-needed quote).
+    for (size_t tail = 1; tail < 8; tail++) {
+        Bytes m(8, 0xff);
+        m.resize(8 + tail, 0x01);
+        const uint16_t t =
+            sl_csum_fold(sl_csum_partial(m.data(), static_cast<uint32_t>(m.size()), 0));
+        std::memcpy(cb, &t, 2);
+        INFO("tail " << tail);
+        CHECK(rd16(cb) == ref_csum(m.data(), m.size()));
+    }
 }
 
 TEST_CASE("incremental checksum update equals recomputation (RFC 1624)", "[rewrite][csum]") {
