@@ -845,6 +845,13 @@ TEST_CASE("ICMPv4 errors are not sent where RFC 1122 forbids them", "[rewrite][i
     V4 bc;
     bc.dst = 0xffffffff;
     CHECK(verdict(tcp4_frame(bc, 100)) == SL_RW_NO_REPLY);
+    // sent to a link-layer broadcast or multicast address
+    for (const Mac &group :
+         {Mac{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, Mac{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}}) {
+        Bytes f = tcp4_frame(V4{}, 100);
+        std::copy(group.begin(), group.end(), f.begin());
+        CHECK(verdict(f) == SL_RW_NO_REPLY);
+    }
     CHECK(verdict(tcp4_frame(V4{}, 100), 27) == SL_RW_NO_SPACE);
     CHECK(verdict(tcp4_frame(V4{}, 100), 28) == SL_RW_OK);
     CHECK(verdict(udp6_frame(V6{}, 10)) == SL_RW_INVALID);

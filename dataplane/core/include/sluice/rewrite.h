@@ -579,7 +579,8 @@ SL_INLINE struct sl_rw_result sl_rewrite_forward(uint8_t *frame, uint32_t len, u
  * SL_RW_NO_REPLY (RFC 1122 3.2.2, RFC 4443 2.4(e)) when the original is an
  * ICMP error (or an ICMPv4 fragment whose type cannot be seen), an IPv4
  * fragment other than the first, or its source or destination is not a
- * unicast address.
+ * unicast address; for IPv4 also when it came to a link-layer broadcast or
+ * multicast address (IPv6 sends packet too big there: RFC 4443 2.4(e.3)).
  * ====================================================================== */
 
 #define SL_ICMP4_REPLY_HDRS (sizeof(struct sl_ipv4_hdr) + sizeof(struct sl_icmp_hdr))
@@ -605,6 +606,11 @@ SL_INLINE struct sl_rw_result sl_build_icmp4_frag_needed(uint8_t *frame, uint32_
     struct sl_ipv4_hdr oh;
     __builtin_memcpy(&oh, frame + pkt->l3_off, sizeof(oh));
     if ((sl_ntohs(oh.frag_off) & SL_IPV4_OFFMASK) != 0 || pkt->frag == SL_FRAG_LATER) {
+        return sl_rw_make(frame, len, SL_RW_NO_REPLY);
+    }
+    /* Nor for a frame sent to a link-layer broadcast or multicast address
+     * (RFC 1122 3.2.2, RFC 1812 4.3.2.7): the group bit of the destination. */
+    if (frame[0] & 0x01) {
         return sl_rw_make(frame, len, SL_RW_NO_REPLY);
     }
     if (oh.protocol == SL_IPPROTO_ICMP) {
