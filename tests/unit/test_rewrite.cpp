@@ -1057,6 +1057,17 @@ TEST_CASE("ICMP echo request becomes a reply", "[rewrite][echo]") {
     CHECK(ref_sum(ic, l3_len - 28) == 0xffff);
     CHECK(std::memcmp(ic + 8, in.data() + 18 + 36, 5) == 0);
 
+    // Identifier, sequence and data all zero: the reply's checksum must be
+    // 0xffff (RFC 1624's update alone gives 0x0000, which does not verify).
+    for (size_t n : {0, 6}) {
+        Buf z(frame_of({}, SL_ETH_P_IPV4,
+                       seal4(V4{.proto = SL_IPPROTO_ICMP}, icmp(8, 0, 0, Bytes(n, 0)))));
+        REQUIRE(sl_reply_echo(z.data(), z.len32(), &z.pkt, kBoxMac.data()).verdict == SL_RW_OK);
+        INFO("data " << n);
+        CHECK(rd16(z.data() + 14 + 20 + 2) == 0xffff);
+        CHECK(ref_sum(z.data() + 14 + 20, 8 + n) == 0xffff);
+    }
+
     // A request with a bad checksum yields a reply with a bad checksum.
     Bytes bad = in;
     bad[18 + 28 + 2] ^= 0x10;

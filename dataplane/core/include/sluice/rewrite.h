@@ -864,8 +864,15 @@ SL_INLINE struct sl_rw_result sl_reply_echo4(uint8_t *frame, uint32_t len, const
     uint8_t *icmp = frame + pkt->l4_off;
     const uint16_t old_tc = sl_rw_ld16(icmp);
     icmp[0] = SL_ICMP_ECHOREPLY;
-    const uint16_t check = sl_rw_ld16(icmp + 2);
-    sl_rw_st16(icmp + 2, sl_csum_update16(check, old_tc, sl_rw_ld16(icmp)));
+    /* RFC 1624's update gives 0x0000 where only 0xffff is right: a reply
+     * whose other words sum to zero (identifier, sequence and data all
+     * zero). Where 0x0000 is right (the other words sum to 0xffff), 0xffff
+     * verifies as well, so 0 is never stored. */
+    uint16_t check = sl_csum_update16(sl_rw_ld16(icmp + 2), old_tc, sl_rw_ld16(icmp));
+    if (check == 0) {
+        check = 0xffff;
+    }
+    sl_rw_st16(icmp + 2, check);
 
     __builtin_memcpy(frame, frame + SL_ETH_ALEN, SL_ETH_ALEN);
     __builtin_memcpy(frame + SL_ETH_ALEN, our_mac, SL_ETH_ALEN);
