@@ -85,12 +85,23 @@ add("too_big", eth() / IPv6(src="2001:db8:fe::50", dst="2001:db8::101") /
     UDP(sport=45003, dport=80) / Raw(b"B" * (MTU - 40 - 8)))
 add("too_big", eth() / IP(src="192.0.2.200", dst="10.0.0.3", flags="DF") /
     TCP(sport=45004, dport=443) / Raw(b"G" * (MTU - 40)))
+# The same sent to the link-layer broadcast address: no ICMP error answers it
+# (RFC 1122 3.2.2).
+add("drop:mtu_exceeded", Ether(src=ROUTER, dst="ff:ff:ff:ff:ff:ff") /
+    IP(src="192.0.2.201", dst="10.0.0.3", flags="DF") / TCP(sport=45005, dport=443) /
+    Raw(b"G" * (MTU - 40)))
 
 # --- ICMP errors to VIPs: routed by the inner header ------------------------------
 for i in range(4):
     inner = IP(src="10.0.0.1", dst="198.51.100.%d" % (10 + i)) / TCP(sport=80, dport=10000 + 7 * i)
     add("forward", eth() / IP(src="192.0.2.254", dst="10.0.0.1") / ICMP(type=3, code=4, nexthopmtu=1400) /
         bytes(inner)[:28])
+# An error sent elsewhere than to the source of the packet it quotes is not
+# about a flow of ours: passed on to the quoted flow's backend, it would be
+# routed on to its destination (a relay).
+add("drop:icmp_bad_inner", eth() / IP(src="192.0.2.254", dst="203.0.113.9") /
+    ICMP(type=3, code=4, nexthopmtu=1400) /
+    bytes(IP(src="10.0.0.1", dst="198.51.100.10") / TCP(sport=80, dport=10000))[:28])
 inner6 = IPv6(src="2001:db8::100", dst="2001:db8:ff::1") / TCP(sport=443, dport=33000)
 add("forward", eth() / IPv6(src="2001:db8:fd::1", dst="2001:db8::100") / ICMPv6PacketTooBig(mtu=1280) /
     bytes(inner6))

@@ -1366,6 +1366,26 @@ TEST_CASE("parse: ICMP errors with a bad embedded packet", "[parse]") {
                                       .payload(8)
                                       .build())) == bad);
     }
+    SECTION("sent to another address than the quoted packet's source") {
+        // Not about a flow of the box's: keyed by its quote it would reach the
+        // quoted flow's backend, which would route it on to the outer
+        // destination (a relay).
+        for (uint8_t proto : {SL_IPPROTO_TCP, SL_IPPROTO_UDP}) {
+            INFO("proto " << int(proto));
+            CHECK(outcome(Builder()
+                              .eth()
+                              .ipv4(ROUTER4, CLIENT4)
+                              .icmp(3, 4, 1400)
+                              .payload(prefix(backend_reply4(proto), 28))
+                              .build()) == bad);
+            CHECK(outcome(Builder()
+                              .eth()
+                              .ipv6(ROUTER6, CLIENT6)
+                              .icmp6(2, 0, 1280)
+                              .payload(prefix(backend_reply6(proto), 48))
+                              .build()) == bad);
+        }
+    }
     SECTION("a fragmented ICMP error is not reassembled") {
         CHECK(outcome(Builder()
                           .eth()

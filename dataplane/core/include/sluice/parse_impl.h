@@ -377,6 +377,16 @@ SL_INLINE enum sl_drop_reason sl_parse_inner_ipv6(struct sl_cursor *c, struct sl
     return SL_DROP_NONE;
 }
 
+/* Two keys' addresses (16 bytes; IPv4 in the first 4, the rest zero). */
+SL_INLINE int sl_parse_addr_eq(const uint8_t a[16], const uint8_t b[16]) {
+    uint64_t a0, a1, b0, b1;
+    __builtin_memcpy(&a0, a, 8);
+    __builtin_memcpy(&a1, a + 8, 8);
+    __builtin_memcpy(&b0, b, 8);
+    __builtin_memcpy(&b1, b + 8, 8);
+    return a0 == b0 && a1 == b1;
+}
+
 /* An ICMP(v6) error, cursor after its 8-byte header: the key becomes the
  * embedded packet's, reversed, i.e. the key of the client->VIP flow whose
  * reply (VIP->client, sent by the backend) the error is about. The embedded
@@ -399,6 +409,13 @@ SL_INLINE enum sl_verdict sl_parse_icmp_error(struct sl_cursor *c, struct sl_pkt
     }
     const struct sl_l4_ports *ports = (const struct sl_l4_ports *)c->pos;
     if (c->pos + sizeof(*ports) > c->limit || c->pos + sizeof(*ports) > c->end) {
+        return sl_parse_drop(pkt, SL_DROP_ICMP_BAD_INNER);
+    }
+    /* An error goes to the source of the packet it quotes (a VIP: backends
+     * answer from it). One sent elsewhere is not about a flow of ours:
+     * keyed by its quote it would be passed on to a backend, which would
+     * route it on to its outer destination (a relay). */
+    if (!sl_parse_addr_eq(pkt->key.dst, inner.src)) {
         return sl_parse_drop(pkt, SL_DROP_ICMP_BAD_INNER);
     }
     __builtin_memcpy(pkt->key.src, inner.dst, sizeof(pkt->key.src));
