@@ -83,27 +83,31 @@ PublishResult TablePublisher::publish(const std::vector<TableService> &services,
         }
         std::sort(key.begin(), key.end());
         const uint32_t size = in.empty() ? 0 : ts.service->table_size;
-        Cached &c = cache_[ts.id];
-        if (c.version != 0 && c.key == key && c.size == size) {
+        auto found = cache_.find(ts.id);
+        const Cached *was = found != cache_.end() ? &found->second : nullptr;
+        if (was != nullptr && was->version != 0 && was->key == key && was->size == size) {
             continue;
         }
-        const bool moved = c.version == 0 || c.table.size() != size;
+        const bool moved = was == nullptr || was->version == 0 || was->table.size() != size;
+        std::vector<uint16_t> table(size);
         if (size != 0) {
-            std::vector<uint16_t> table(size);
             auto r = builder_.build(in, std::span<uint16_t>(table));
             if (!r) {
                 throw std::runtime_error("service " + ts.service->name + ": " + r.error().message);
             }
-            c.table = std::move(table);
-        } else {
-            c.table.clear();
         }
+        uint32_t offset = was != nullptr ? was->offset : 0;
+        if (moved && size != 0) {
+            offset = allocate(ts.id, size);
+        }
+        // Only now, all together: an entry with a new size or version but its old offset would
+        // be skipped on the next publish and written over another service's range.
+        Cached &c = cache_[ts.id];
+        c.table = std::move(table);
         c.key = std::move(key);
         c.size = size;
         c.version = next_version_++;
-        if (moved && size != 0) {
-            c.offset = allocate(ts.id, size);
-        }
+        c.offset = offset;
     }
 
     // 2. The standby copy, once no live worker reads it.

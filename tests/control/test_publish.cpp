@@ -12,9 +12,14 @@
 #include "daemon.hpp"
 #include "harness.hpp"
 #include "sluice/decide.h"
+#include "sluice/maglev.hpp"
+#include "tables.hpp"
 
 using namespace sluice::test;
 using sluice::Region;
+using sluice::control::TableBackend;
+using sluice::control::TablePublisher;
+using sluice::control::TableService;
 
 namespace {
 
@@ -152,4 +157,85 @@ type = "none"
     CHECK(st.torn.load() == 0);
     CHECK(st.bursts.load() > 0);
     CHECK(st.decided.load() > 0);
+}
+
+TEST_CASE("a table that finds no room in the fragmented arena: the retry lands in free space",
+          "[tables]") {
+    const std::string instance = instance_name("arena");
+    RegionGuard unlink_region{instance};
+    Region region = Region::open(instance, Region::Role::Control);
+    TablePublisher tables(region, sl_hash_seed{1, 2}, 6080);
+
+    // 16 tables of nearly 1/16 of the arena each fill it; a 17th of the
+    // largest size is more than any one of them.
+    uint32_t m = SL_TABLE_ARENA_ENTRIES / 16;
+    while (!sluice::maglev::is_prime(m)) {
+        m--;
+    }
+    constexpr uint16_t kBig = 16;
+    std::vector<sluice::config::Service> svc(kBig + 1);
+    for (uint16_t i = 0; i <= kBig; i++) {
+        svc[i].name = "s" + std::to_string(i);
+        svc[i].vip = *sluice::config::parse_address("192.0.2.1");
+        svc[i].port = static_cast<uint16_t>(1000 + i);
+        svc[i].table_size = i == kBig ? SL_MAX_TABLE_SIZE : m;
+    }
+    auto input = [&](const std::set<uint16_t> &ids) {
+        std::vector<TableService> out;
+        for (uint16_t id : ids) {
+            TableService ts{id, &svc[id], {}};
+            for (uint16_t k = 0; k < 2; k++) {
+                const std::string a = "10.0." + std::to_string(id) + "." + std::to_string(k + 1);
+                ts.backends.push_back(TableBackend{
+                    static_cast<uint16_t>(2 * id + k), *sluice::config::parse_address(a), {}, 1});
+            }
+            out.push_back(std::move(ts));
+        }
+        return out;
+    };
+    const auto deadline = std::chrono::milliseconds(2000);
+    std::set<uint16_t> ids;
+    for (uint16_t i = 0; i < kBig; i++) {
+        ids.insert(i);
+    }
+    tables.publish(input(ids), deadline);
+
+    // Three holes of m entries, none next to another: room for 3 m, but
+    // not in one piece.
+    ids.erase(1);
+    ids.erase(3);
+    ids.erase(5);
+    ids.insert(kBig);
+    CHECK_THROWS_WITH(tables.publish(input(ids), deadline), Catch::Contains("fragmented"));
+    // Retried unchanged, it fails the same way and publishes nothing.
+    const uint64_t before = region.generation();
+    CHECK_THROWS_WITH(tables.publish(input(ids), deadline), Catch::Contains("fragmented"));
+    CHECK(region.generation() == before);
+    CHECK(tables.table_of(kBig) == nullptr);
+
+    // The operator frees room: 1..3 become one hole of 3 m.
+    ids.erase(2);
+    const uint64_t g = tables.publish(input(ids), deadline).generation;
+    const sl_tables *t = region.published();
+    REQUIRE(t != nullptr);
+    REQUIRE(t->generation == g);
+    std::vector<std::pair<uint32_t, uint16_t>> ranges; // (offset, service id)
+    for (uint16_t id : ids) {
+        const sl_service &s = t->services[id];
+        const std::vector<uint16_t> *want = tables.table_of(id);
+        REQUIRE(want != nullptr);
+        REQUIRE(s.table_size == svc[id].table_size);
+        REQUIRE(uint64_t{s.table_offset} + s.table_size <= SL_TABLE_ARENA_ENTRIES);
+        INFO("service " << id << " at " << s.table_offset);
+        CHECK(std::equal(want->begin(), want->end(), &t->arena[s.table_offset]));
+        ranges.emplace_back(s.table_offset, id);
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (std::size_t i = 1; i < ranges.size(); i++) {
+        const auto [off, id] = ranges[i - 1];
+        INFO("service " << id << " at " << off << ", service " << ranges[i].second << " at "
+                        << ranges[i].first);
+        CHECK(off + t->services[id].table_size <= ranges[i].first);
+    }
+    CHECK(t->services[kBig].table_offset == m); // first fit: where service 1 was
 }
