@@ -98,6 +98,23 @@ toml::array to_array(const json &j, const std::string &field) {
     return a;
 }
 
+// Ids index the region's arrays of `limit` entries: one out of range, or
+// given twice, in a hand-edited or damaged file must stop the load here.
+uint16_t read_id(const json &v, uint32_t limit, const char *kind, const std::string &entry,
+                 std::map<uint16_t, std::string> &seen) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= limit) {
+        throw std::runtime_error(entry + ": id " + v.dump() + " is out of range (" + kind +
+                                 " ids are 0 to " + std::to_string(limit - 1) + ")");
+    }
+    const auto id = static_cast<uint16_t>(v.get<int64_t>());
+    auto [it, fresh] = seen.try_emplace(id, entry);
+    if (!fresh) {
+        throw std::runtime_error(entry + ": id " + std::to_string(id) + " is also the id of " +
+                                 it->second);
+    }
+    return id;
+}
+
 toml::table to_toml_table(const json &j, const std::string &field) {
     if (!j.is_object()) {
         throw config::ConfigError(field + ": must be an object");
@@ -398,11 +415,19 @@ PersistedState state_from_json(const json &j) {
         }
         s.overlay.backends[{e.at("service").get<std::string>(), addr(e)}] = c;
     }
+    std::map<uint16_t, std::string> seen;
     for (const auto &[name, id] : j.at("ids").at("services").items()) {
-        s.ids.services[name] = id.get<uint16_t>();
+        s.ids.services[name] =
+            read_id(id, SL_MAX_SERVICES, "service", "ids.services." + name, seen);
     }
+    seen.clear();
+    std::size_t i = 0;
     for (const json &e : j.at("ids").at("backends")) {
-        s.ids.backends[{e.at("service").get<std::string>(), addr(e)}] = e.at("id").get<uint16_t>();
+        const std::string service = e.at("service").get<std::string>();
+        const std::string entry = "ids.backends[" + std::to_string(i++) + "] (service " + service +
+                                  ", address " + e.at("address").dump() + ")";
+        s.ids.backends[{service, addr(e)}] =
+            read_id(e.at("id"), SL_MAX_BACKENDS, "backend", entry, seen);
     }
     return s;
 }

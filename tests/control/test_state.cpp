@@ -2,6 +2,7 @@
 // the overlay of API changes on top of the file, and what a reload drops.
 #include <catch2/catch.hpp>
 
+#include "harness.hpp"
 #include "state.hpp"
 
 using namespace sluice::control;
@@ -143,4 +144,35 @@ TEST_CASE("ids: stable, lowest free for new, hints honoured when free", "[state]
     CHECK(ids.backends.at({"web", addr("10.0.0.2")}) == 1);
     CHECK(ids.backends.at({"web", addr("10.0.0.9")}) == 7);
     CHECK(ids.backends.count({"web", addr("10.0.0.1")}) == 0);
+}
+
+TEST_CASE("a state file with an id out of range or given twice is refused", "[state]") {
+    sluice::test::TempDir dir;
+    const std::string path = dir.file("state.json");
+    const auto services = parse(kFile, "f").services;
+    PersistedState st;
+    assign_ids(st.ids, services);
+    const nlohmann::json good = state_to_json(st);
+    sluice::test::write_file(path, good.dump());
+    REQUIRE(load_state(path)->ids.backends == st.ids.backends);
+
+    auto refused = [&](const nlohmann::json &bad, const std::string &what) {
+        sluice::test::write_file(path, bad.dump());
+        CHECK_THROWS_WITH(load_state(path), Catch::Contains("state file " + path + " is corrupt") &&
+                                                Catch::Contains(what));
+    };
+    nlohmann::json bad = good;
+    bad["ids"]["services"]["web"] = SL_MAX_SERVICES;
+    refused(bad, "ids.services.web: id 1024 is out of range (service ids are 0 to 1023)");
+    bad = good;
+    bad["ids"]["backends"][1]["id"] = SL_MAX_BACKENDS;
+    refused(bad, "ids.backends[1] (service web, address \"10.0.0.2\"): id 4096 is out of "
+                 "range (backend ids are 0 to 4095)");
+    bad["ids"]["backends"][1]["id"] = 65536; // not cut to 0
+    refused(bad, "id 65536 is out of range");
+    bad["ids"]["backends"][1]["id"] = -1;
+    refused(bad, "id -1 is out of range");
+    bad["ids"]["backends"][1]["id"] = bad["ids"]["backends"][0]["id"];
+    refused(bad, "ids.backends[1] (service web, address \"10.0.0.2\"): id 0 is also the id of "
+                 "ids.backends[0] (service web, address \"10.0.0.1\")");
 }
