@@ -236,6 +236,7 @@ void Daemon::shutdown() {
 void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
     std::string last_failure;
     std::string region_failure;
+    bool retry = false; // the last health publish failed: again after the wait
     while (!stop.load()) {
         if (!region_.named()) {
             try {
@@ -257,7 +258,7 @@ void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
             std::unique_lock wl(wake_mu_);
             wake_cv_.wait_for(wl, std::chrono::milliseconds(100),
                               [&] { return health_dirty_ || stop.load() || reload.load(); });
-            dirty = health_dirty_;
+            dirty = health_dirty_ || retry;
         }
         if (reload.exchange(false)) {
             try {
@@ -275,19 +276,21 @@ void Daemon::run(const std::atomic<bool> &stop, std::atomic<bool> &reload) {
                     std::lock_guard wl(wake_mu_);
                     health_dirty_ = false;
                 }
+                retry = false;
                 publish_locked(services_, ids_, std::chrono::milliseconds(2000));
                 if (!last_failure.empty()) {
                     log_line("publishing health changes works again");
                     last_failure.clear();
                 }
             } catch (const std::exception &e) {
-                // Retried every 100 ms; logged once per distinct error.
+                // Retried every 100 ms; logged once per distinct error. Not through
+                // health_dirty_, which would end the wait at once: back to back, each attempt
+                // holding the lock up to its deadline would shut out the API and /metrics.
                 if (last_failure != e.what()) {
                     last_failure = e.what();
                     log_line("publishing a health change failed (retrying): " + last_failure);
                 }
-                std::lock_guard wl(wake_mu_);
-                health_dirty_ = true;
+                retry = true;
             }
         }
     }

@@ -4,6 +4,8 @@
 // empties the table.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include "harness.hpp"
 
 using namespace sluice::test;
@@ -174,5 +176,69 @@ mac = "02:00:00:00:00:01"
     for (int i = 0; i < 20; i++) {
         c.ok("status");
     }
+    daemon.kill9();
+}
+
+TEST_CASE("a health change that cannot be published: retried, and the API still answers",
+          "[health]") {
+    TempDir dir;
+    const std::string instance = instance_name("stuck");
+    RegionGuard unlink_region{instance};
+    TcpServer server("127.0.0.1");
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + R"([[service]]
+name = "db"
+vip = "192.0.2.5"
+port = )" + std::to_string(server.port()) +
+                           R"(
+table_size = 53
+fail = "closed"
+[service.health]
+type = "tcp"
+interval = "100ms"
+timeout = "50ms"
+rise = 1
+fall = 1
+[[service.backend]]
+address = "127.0.0.1"
+mac = "02:00:00:00:00:01"
+)");
+    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
+    daemon.start();
+    Client c(dir.file("ctl.sock"));
+    Region obs = Region::open(instance, Region::Role::Observer);
+    const uint16_t id = backend_id(c, "db", "127.0.0.1");
+    REQUIRE(table_owners(obs, 0) == std::set<uint16_t>{id});
+    const uint64_t g = c.ok("status")["generation"];
+
+    // A live worker stuck before generation 1: every publish waits its 2 s
+    // deadline for it, holding the daemon's lock, and fails.
+    Region dp = Region::open(instance, Region::Role::Dataplane);
+    sl_worker_state &ws = dp.dp_rw()->workers[0];
+    ws.pid = getpid();
+    ws.lcore = 1;
+    __atomic_store_n(&ws.observed_generation, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+    server.stop();
+    REQUIRE(wait_until([&] {
+        return read_file(dir.file("daemon.log"))
+                   .find("publishing a health change failed (retrying)") != std::string::npos;
+    }));
+    // Between attempts the API gets the lock: each request, spread over
+    // several attempts, is answered within its 5 s deadline.
+    for (int i = 0; i < 5; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(700));
+        const json r = c.call("status");
+        INFO(r.dump());
+        CHECK(r.value("ok", false));
+    }
+    CHECK(obs.generation() == g);
+    CHECK(table_owners(obs, 0) == std::set<uint16_t>{id});
+
+    // The worker stops: the next retry publishes.
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
+    REQUIRE(wait_until([&] { return table_owners(obs, 0).empty(); }));
+    CHECK_THAT(read_file(dir.file("daemon.log")),
+               Catch::Contains("publishing health changes works again"));
     daemon.kill9();
 }
