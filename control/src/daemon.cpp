@@ -96,8 +96,20 @@ sl_hash_seed read_seed(const config::Config &c) {
     return *seed;
 }
 
+// The region, with control's writer lock: a second sluice-control on the
+// same instance stops here, before it writes a table or the state file.
 Region open_region(const config::Config &c) {
-    return Region::open(c.dataplane.instance, Region::Role::Control);
+    Region r = Region::open(c.dataplane.instance, Region::Role::Control);
+    if (!r.try_lock_writer()) {
+        const pid_t pid = r.header()->control_pid;
+        throw SysError(0, "another sluice-control" +
+                              (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") +
+                              " writes the region /dev/shm" + r.name() + " of instance '" +
+                              c.dataplane.instance +
+                              "': stop it first, or give this one another instance "
+                              "([dataplane] instance)");
+    }
+    return r;
 }
 
 // The ports the dataplane says it has, at most the region's SL_MAX_PORTS.

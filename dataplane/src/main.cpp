@@ -81,6 +81,19 @@ int run(int argc, char **argv) {
     // no hugepages, too many lcores) creates no /dev/shm/sluice-<instance>.
     // Declared before the EAL, so that it outlives the telemetry thread.
     std::optional<sluice::Region> region;
+    // One dataplane per instance: a second one would share the first's
+    // worker slots, counters and quiescent states in the region. Checked
+    // before the EAL and the ports (it must not take the first one's memif
+    // connection either), and for good when the region is mapped.
+    auto another = [&](std::optional<pid_t> pid) {
+        return DpdkError(fmt::format(
+            "another sluice-dataplane{} runs on instance '{}': stop it first, or give this one "
+            "another --instance",
+            pid && *pid > 0 ? fmt::format(" (pid {})", *pid) : "", opts.instance));
+    };
+    if (const auto pid = sluice::Region::writer(opts.instance, sluice::Region::Role::Dataplane)) {
+        throw another(pid);
+    }
 
     Eal eal(eal_args, opts);
     step("EAL initialised");
@@ -130,6 +143,9 @@ int run(int argc, char **argv) {
     step("ports started");
 
     region.emplace(sluice::Region::open(opts.instance, sluice::Region::Role::Dataplane));
+    if (!region->try_lock_writer()) {
+        throw another(sluice::Region::writer(opts.instance, sluice::Region::Role::Dataplane));
+    }
     sl_dp_area *dp = region->dp_rw();
     step("region mapped");
 

@@ -405,3 +405,39 @@ TEST_CASE("sluice-control --check exits 0 or 1 with FILE:LINE: field: reason", "
     CHECK(read_file(dir.file("err")) ==
           bad + ":9: service[0].table_size: 100 is not a prime (the next prime is 101)\n");
 }
+
+TEST_CASE("a second sluice-control on the instance stops before it writes anything", "[api]") {
+    Fixture f;
+    Region obs = Region::open(f.instance, Region::Role::Observer);
+    Client c(f.dir.file("ctl.sock"));
+    c.ok("backend.drain", {{"service", "web"}, {"address", "10.0.0.1"}});
+    const uint64_t g = obs.generation();
+    const uint64_t published_at = obs.header()->publish_ns;
+    // Another config for the same instance, with a socket and a state
+    // directory of its own: only the region tells the two apart.
+    TempDir other;
+    const std::string config = other.file("sluice.toml");
+    write_file(config, config_head(other, f.instance) + kWebService);
+    const std::string cmd = "timeout 20 " + std::string(SLUICE_CONTROL_BIN) + " --config " +
+                            config + " 2>" + other.file("err");
+    const int st = std::system(cmd.c_str());
+    CHECK(WEXITSTATUS(st) == 1);
+    CHECK_THAT(read_file(other.file("err")),
+               Catch::Contains("another sluice-control (pid " + std::to_string(f.daemon.pid()) +
+                               ") writes the region /dev/shm/sluice-" + f.instance));
+    CHECK(obs.generation() == g);
+    CHECK(obs.header()->publish_ns == published_at);
+    CHECK(::access(other.file("state").c_str(), F_OK) != 0);
+    // The first one's tables as it published them: the drained backend is
+    // still out.
+    CHECK(c.ok("backend.list", {{"service", "web"}})["backends"][0]["state"] == "drained");
+    CHECK(c.ok("status")["generation"] == g);
+    // Once the first one is gone (killed: the kernel drops its lock), the
+    // second starts.
+    f.daemon.kill9();
+    DaemonProcess second(config, other.file("ctl.sock"), other.file("daemon.log"));
+    second.start();
+    Client c2(other.file("ctl.sock"));
+    CHECK(c2.ok("status")["generation"].get<uint64_t>() > g);
+    second.kill9();
+}

@@ -28,6 +28,7 @@ stays: a restarted dataplane needs it).
 Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_TEST_DIR.
 """
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -101,7 +102,10 @@ def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=F
     that neither the region nor the runtime directory was created."""
     shm = f"/dev/shm/sluice-{instance}"
     rundir = os.path.join(runtime_base(), prefix)
-    region_before = digest(shm) if keep_region else None
+    # keep_region: True, the region must come out byte for byte as it was;
+    # "live", a running dataplane's, which must still be there (its own
+    # heartbeats change it).
+    region_before = digest(shm) if keep_region is True else None
     if not keep_region and os.path.exists(shm):
         fail(name, f"{shm} exists before the run")
         return
@@ -144,7 +148,11 @@ def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=F
         fail(name, f"'{HELP_LINE}' {'missing after' if rc_want == 2 else 'after'} the error", err)
         ok = False
     # Nothing left behind.
-    if keep_region:
+    if keep_region == "live":
+        if not os.path.exists(shm):
+            fail(name, f"the running dataplane's region {shm} was removed")
+            ok = False
+    elif keep_region:
         if digest(shm) != region_before:
             fail(name, f"the existing region {shm} was changed or removed")
             ok = False
@@ -258,6 +266,60 @@ def positive_control(name="start-and-stop", port=("--port", "net_null0")):
     if ok:
         print(f"ok   {name}: up in {t_up:.0f} ms, exit 0 on SIGTERM, runtime directory removed")
     return inst
+
+
+def region_counters(inst):
+    out = subprocess.run([os.environ["SLUICE_DP_REGION"], "counters", "--instance", inst],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def second_dataplane():
+    """A second dataplane on a running one's instance: refused before its
+    EAL and ports (exit 1, one line naming the first one's pid), the first
+    one's area of the region as it was (its pid, its workers' pids and
+    states), and the first stops with exit 0 after."""
+    name = "second-dataplane"
+    inst, pfx = new_run_ids()
+    log = os.path.join(WORK, "first.log")
+    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
+                                                  "--log-level=*:warning", "--",
+                                                  "--port", "net_null0", "--instance", inst]
+    with open(log, "w") as lf:
+        first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < RUN_TIMEOUT and first.poll() is None:
+            if "sluice-dataplane: instance '" in open(log).read():
+                break
+            time.sleep(0.05)
+        else:
+            fail(name, "the first dataplane did not start", open(log).read())
+            return
+        before = region_counters(inst)
+        t0 = time.monotonic()
+        while (not before["workers"] or before["workers"][0]["run"] != 1) and \
+                time.monotonic() - t0 < RUN_TIMEOUT:
+            time.sleep(0.05)  # its worker registers once the ports run
+            before = region_counters(inst)
+        case(name, ["--port", "net_null0"], 1,
+             [f"another sluice-dataplane (pid {first.pid}) runs on instance '{inst}'",
+              "another --instance"], instance=inst, keep_region="live")
+        after = region_counters(inst)
+        def who(c):
+            return (c["pid"], c["n_workers"], [(w["pid"], w["run"]) for w in c["workers"]])
+        if who(after) != who(before) or after["pid"] != first.pid:
+            fail(name, f"the first dataplane's area changed: {who(before)} -> {who(after)}")
+        first.send_signal(signal.SIGTERM)
+        rc = first.wait(timeout=RUN_TIMEOUT)
+        if rc != 0:
+            fail(name, f"the first dataplane exited with {rc} after SIGTERM", open(log).read())
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        if os.path.exists(f"/dev/shm/sluice-{inst}"):
+            os.unlink(f"/dev/shm/sluice-{inst}")
 
 
 def main():
@@ -413,6 +475,8 @@ def main():
         if not base_existed:
             os.rmdir(runtime_base())
         os.unlink(f"/dev/shm/sluice-{inst}")
+
+    second_dataplane()
 
     left = tagged_leftovers()
     if left:

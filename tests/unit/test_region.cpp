@@ -38,6 +38,44 @@ void fill(sl_tables *t, uint64_t gen, uint32_t table_size) {
 
 } // namespace
 
+TEST_CASE("one writer per role: the writer lock", "[region]") {
+    const std::string inst = test_instance("writer");
+    Unlink cleanup{inst};
+    CHECK_FALSE(Region::writer(inst, Region::Role::Control)); // no region
+    {
+        Region control = Region::open(inst, Region::Role::Control);
+        Region dp = Region::open(inst, Region::Role::Dataplane);
+        CHECK_FALSE(Region::writer(inst, Region::Role::Control));
+        REQUIRE(control.try_lock_writer());
+        REQUIRE(dp.try_lock_writer());  // the roles' locks are apart
+        sluice::Publisher pub(control); // writes control_pid
+        dp.dp_rw()->pid = 4242;
+        CHECK(Region::writer(inst, Region::Role::Control) == getpid());
+        CHECK(Region::writer(inst, Region::Role::Dataplane) == 4242);
+        // A second writer of either role, in this process or another, is refused.
+        Region control2 = Region::open(inst, Region::Role::Control);
+        Region dp2 = Region::open(inst, Region::Role::Dataplane);
+        CHECK_FALSE(control2.try_lock_writer());
+        CHECK_FALSE(dp2.try_lock_writer());
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            Region c = Region::open(inst, Region::Role::Control);
+            _exit(c.try_lock_writer() ? 1 : 0);
+        }
+        int status = 0;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        Region observer = Region::open(inst, Region::Role::Observer);
+        CHECK_THROWS_AS(observer.try_lock_writer(), sluice::SysError);
+    }
+    // Released with the Region (and, by the kernel, with a process that dies).
+    CHECK_FALSE(Region::writer(inst, Region::Role::Control));
+    CHECK_FALSE(Region::writer(inst, Region::Role::Dataplane));
+    Region again = Region::open(inst, Region::Role::Control);
+    CHECK(again.try_lock_writer());
+}
+
 TEST_CASE("region roles map what they may write", "[region]") {
     const std::string inst = test_instance("roles");
     Unlink cleanup{inst};

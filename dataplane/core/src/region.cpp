@@ -77,6 +77,59 @@ std::optional<uint64_t> Region::published_generation(std::string_view instance) 
     return h.generation;
 }
 
+namespace {
+
+// The byte of the object whose lock a role's writer holds.
+off_t writer_byte(Region::Role role) {
+    if (role == Region::Role::Observer) {
+        throw SysError(EINVAL, "an observer writes nothing and takes no writer lock");
+    }
+    return role == Region::Role::Control ? 0 : 1;
+}
+
+} // namespace
+
+bool Region::try_lock_writer() {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = writer_byte(role_);
+    fl.l_len = 1;
+    if (fcntl(fd_, F_OFD_SETLK, &fl) == 0) {
+        return true;
+    }
+    if (errno == EAGAIN || errno == EACCES) {
+        return false;
+    }
+    throw SysError(errno, "cannot lock shared region /dev/shm" + name_);
+}
+
+std::optional<pid_t> Region::writer(std::string_view instance, Role role) {
+    const std::string name = shm_name(instance);
+    const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = writer_byte(role);
+    fl.l_len = 1;
+    const bool held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    pid_t pid = 0;
+    if (held) {
+        const off_t at = role == Role::Control
+                             ? static_cast<off_t>(offsetof(sl_region_header, control_pid))
+                             : static_cast<off_t>(SL_REGION_DP_OFF + offsetof(sl_dp_area, pid));
+        int32_t v = 0;
+        if (pread(fd, &v, sizeof(v), at) == static_cast<ssize_t>(sizeof(v))) {
+            pid = v;
+        }
+    }
+    ::close(fd);
+    return held ? std::optional<pid_t>(pid) : std::nullopt;
+}
+
 Region Region::open(std::string_view instance, Role role, unsigned mode) {
     Region r;
     r.role_ = role;

@@ -89,6 +89,20 @@ class Region {
     // object or no valid header in it (yet).
     static std::optional<uint64_t> published_generation(std::string_view instance);
 
+    // One writer per role and region: sluice-control and sluice-dataplane
+    // each take their role's lock (an open-file-description lock on a byte
+    // of the object of their own) before they write anything, and hold it
+    // until the Region is released or the process ends, however it ends.
+    // False when another process (or another Region of this one) holds it.
+    // Control and Dataplane only.
+    bool try_lock_writer();
+
+    // The pid that the holder of `role`'s writer lock on the region of an
+    // instance wrote there (the header's control_pid, the dataplane area's
+    // pid; 0 when not written yet), or nullopt when no one holds the lock
+    // or there is no such object. Creates nothing, takes no lock.
+    static std::optional<pid_t> writer(std::string_view instance, Role role);
+
   private:
     Region() = default;
     void release() noexcept;
