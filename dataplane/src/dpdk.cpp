@@ -398,10 +398,9 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
         const uint16_t maxq = std::min(di.max_rx_queues, di.max_tx_queues);
         p.max_queues = maxq;
         if (maxq < queues_) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}' ({}) supports {} queue(s); using {} worker(s) "
-                       "instead of {}\n",
-                       p.name, di.driver_name, maxq, maxq, queues_);
+            say("sluice-dataplane: port '{}' ({}) supports {} queue(s); using {} worker(s) "
+                "instead of {}\n",
+                p.name, di.driver_name, maxq, maxq, queues_);
             queues_ = maxq;
         }
         rte_ether_addr a{};
@@ -435,14 +434,13 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     for (const PortInfo &p : ports_) {
         const unsigned nq = p.af_xdp ? iface_rx_queues(p.iface) : 0;
         if (nq > queues_) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}' (net_af_xdp) reads RX queue(s) {}-{} of {}, "
-                       "which has {}: what the NIC puts on the other {} goes to the kernel, not "
-                       "to sluice (unless flow steering keeps the VIPs' traffic on sluice's "
-                       "queues); give {} {} RX queue(s) (ethtool -L {} combined {}), or the "
-                       "port queue_count={} and {} lcores\n",
-                       p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.iface, nq,
-                       nq - queues_, p.iface, queues_, p.iface, queues_, nq, nq);
+            say("sluice-dataplane: port '{}' (net_af_xdp) reads RX queue(s) {}-{} of {}, "
+                "which has {}: what the NIC puts on the other {} goes to the kernel, not "
+                "to sluice (unless flow steering keeps the VIPs' traffic on sluice's "
+                "queues); give {} {} RX queue(s) (ethtool -L {} combined {}), or the "
+                "port queue_count={} and {} lcores\n",
+                p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.iface, nq,
+                nq - queues_, p.iface, queues_, p.iface, queues_, nq, nq);
         }
     }
 }
@@ -470,15 +468,13 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
             p.rss = true;
         } else if (queues_ > 1 && p.af_packet) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}': no RSS in the PMD; the kernel's "
-                       "PACKET_FANOUT hash spreads flows over its {} queues\n",
-                       p.name, queues_);
+            say("sluice-dataplane: port '{}': no RSS in the PMD; the kernel's "
+                "PACKET_FANOUT hash spreads flows over its {} queues\n",
+                p.name, queues_);
         } else if (queues_ > 1) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}' has no RSS; {} queues will not share the load "
-                       "by flow\n",
-                       p.name, queues_);
+            say("sluice-dataplane: port '{}' has no RSS; {} queues will not share the load "
+                "by flow\n",
+                p.name, queues_);
         }
         if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) {
             conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
@@ -521,18 +517,16 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                 p.name, di.driver_name, opts.mtu, di.max_rx_pktlen));
         }
         if (rc == -EINVAL && !p.af_packet) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
-                       "less than the MTU of {} needs: larger ones may not arrive whole\n",
-                       p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
+            say("sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
+                "less than the MTU of {} needs: larger ones may not arrive whole\n",
+                p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
         }
         const unsigned i = static_cast<unsigned>(&p - ports_.data());
         if (p.memif_client && !unix_listening(p.memif_socket)) {
             // Its server is not there (yet): the link supervisor connects.
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}': no memif server listens on {} yet; waiting "
-                       "for it\n",
-                       p.name, p.memif_socket);
+            say("sluice-dataplane: port '{}': no memif server listens on {} yet; waiting "
+                "for it\n",
+                p.name, p.memif_socket);
             continue;
         }
         rc = start_port(i);
@@ -542,10 +536,9 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                                 std::back_inserter(p.xdp_fds));
         }
         if (rc != 0 && p.memif_client) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}': cannot connect to the memif server on {} "
-                       "({}); trying again\n",
-                       p.name, p.memif_socket, rte_err(rc));
+            say("sluice-dataplane: port '{}': cannot connect to the memif server on {} "
+                "({}); trying again\n",
+                p.name, p.memif_socket, rte_err(rc));
         } else if (rc != 0) {
             throw DpdkError(fmt::format("port '{}': start: {}", p.name, rte_err(rc)));
         }

@@ -8,8 +8,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <fmt/format.h>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "options.hpp"
@@ -17,6 +20,18 @@
 struct rte_mempool;
 
 namespace sluice::dp {
+
+// A line for the operator on stderr that never throws. fmt::print throws
+// when the write falls short (stderr on a full disk, a closed pipe): in the
+// link supervisor's thread that ended the process with SIGABRT, and on the
+// way out it turned a clean stop into one.
+template <typename... Args> void say(fmt::format_string<Args...> f, Args &&...args) noexcept {
+    try {
+        const std::string s = fmt::format(f, std::forward<Args>(args)...);
+        (void)std::fwrite(s.data(), 1, s.size(), stderr);
+    } catch (...) {
+    }
+}
 
 class DpdkError : public std::runtime_error {
   public:

@@ -64,10 +64,9 @@ LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string i
     totals_.resize(ports_.info().size());
     for (const PortInfo &p : ports_.info()) {
         if (p.af_xdp && p.xdp_fds.empty()) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}': its XDP sockets not found: its rx_missed "
-                       "counts what the PMD reports, not the kernel's drops for a full RX ring\n",
-                       p.name);
+            say("sluice-dataplane: port '{}': its XDP sockets not found: its rx_missed "
+                "counts what the PMD reports, not the kernel's drops for a full RX ring\n",
+                p.name);
         }
     }
     update_port_stats();
@@ -124,15 +123,14 @@ void LinkSupervisor::run() {
             char name[IF_NAMESIZE];
             if (info[i].ifindex != 0 && if_indextoname(info[i].ifindex, name) == nullptr) {
                 const unsigned now = if_nametoindex(info[i].iface.c_str());
-                fmt::print(stderr,
-                           "sluice-dataplane: port '{}': interface {} (ifindex {}) is gone{}: the "
-                           "port's sockets stay bound to it and receive nothing; exiting with "
-                           "status {} for the service manager to restart sluice-dataplane on the "
-                           "interface as it is now\n",
-                           info[i].name, info[i].iface, info[i].ifindex,
-                           now != 0 ? fmt::format(" (a new {} has ifindex {})", info[i].iface, now)
-                                    : std::string(),
-                           kExitRestart);
+                say("sluice-dataplane: port '{}': interface {} (ifindex {}) is gone{}: the "
+                    "port's sockets stay bound to it and receive nothing; exiting with "
+                    "status {} for the service manager to restart sluice-dataplane on the "
+                    "interface as it is now\n",
+                    info[i].name, info[i].iface, info[i].ifindex,
+                    now != 0 ? fmt::format(" (a new {} has ifindex {})", info[i].iface, now)
+                             : std::string(),
+                    kExitRestart);
                 exit_status_.store(kExitRestart);
                 stop_.store(true, std::memory_order_relaxed);
                 return;
@@ -169,8 +167,7 @@ void LinkSupervisor::run() {
             rte_eth_link_get_nowait(info[i].id, &link);
             if (link.link_status == RTE_ETH_LINK_UP) {
                 if (!s.up) {
-                    fmt::print(stderr, "sluice-dataplane: port '{}': memif connected\n",
-                               info[i].name);
+                    say("sluice-dataplane: port '{}': memif connected\n", info[i].name);
                 }
                 s.up = true;
                 s.down_reads = 0;
@@ -182,21 +179,19 @@ void LinkSupervisor::run() {
             const bool lost = s.up && ++s.down_reads >= 2;
             const bool stuck = !s.up && now - s.started_ms >= kHandshakeMs;
             if ((lost || stuck) && info[i].memif_zero_copy) {
-                fmt::print(stderr,
-                           "sluice-dataplane: port '{}': memif {}; a zero-copy memif client cannot "
-                           "connect again in this process (DPDK 22.11): exiting with status {} "
-                           "for the service manager to restart sluice-dataplane\n",
-                           info[i].name, lost ? "server gone" : "handshake did not complete",
-                           kExitRestart);
+                say("sluice-dataplane: port '{}': memif {}; a zero-copy memif client cannot "
+                    "connect again in this process (DPDK 22.11): exiting with status {} "
+                    "for the service manager to restart sluice-dataplane\n",
+                    info[i].name, lost ? "server gone" : "handshake did not complete",
+                    kExitRestart);
                 exit_status_.store(kExitRestart);
                 stop_.store(true, std::memory_order_relaxed);
                 return;
             }
             if (lost || stuck) {
                 if (lost) {
-                    fmt::print(stderr,
-                               "sluice-dataplane: port '{}': memif server gone; reconnecting\n",
-                               info[i].name);
+                    say("sluice-dataplane: port '{}': memif server gone; reconnecting\n",
+                        info[i].name);
                 }
                 ports_.stop_port(i);
                 s.up = false;
@@ -215,11 +210,10 @@ bool LinkSupervisor::region_gone(uint64_t now_ms) {
         }
         region_lost_ = true;
         region_looked_ms_ = now_ms;
-        fmt::print(stderr,
-                   "sluice-dataplane: region /dev/shm{} was removed: forwarding on with the "
-                   "tables of generation {}; waiting for the control daemon to create it again "
-                   "(a dataplane started now would not find these tables)\n",
-                   region_.name(), region_.generation());
+        say("sluice-dataplane: region /dev/shm{} was removed: forwarding on with the "
+            "tables of generation {}; waiting for the control daemon to create it again "
+            "(a dataplane started now would not find these tables)\n",
+            region_.name(), region_.generation());
         return false;
     }
     if (now_ms - region_looked_ms_ < kRegionLookMs) {
@@ -235,11 +229,10 @@ bool LinkSupervisor::region_gone(uint64_t now_ms) {
     if (!g || *g == 0) {
         return false;
     }
-    fmt::print(stderr,
-               "sluice-dataplane: region /dev/shm{} was created again, with generation {}: "
-               "exiting with status {} for the service manager to restart sluice-dataplane on "
-               "it\n",
-               region_.name(), *g, kExitRestart);
+    say("sluice-dataplane: region /dev/shm{} was created again, with generation {}: "
+        "exiting with status {} for the service manager to restart sluice-dataplane on "
+        "it\n",
+        region_.name(), *g, kExitRestart);
     return true;
 }
 
@@ -251,18 +244,16 @@ void LinkSupervisor::check_tables(uint64_t now_ms) {
     if (g != 0) {
         tables_seen_ = true;
         if (tables_missed_) {
-            fmt::print(stderr, "sluice-dataplane: tables of generation {} published: forwarding\n",
-                       g);
+            say("sluice-dataplane: tables of generation {} published: forwarding\n", g);
         }
         return;
     }
     if (!tables_missed_ && now_ms - started_ms_ >= kNoTablesMs) {
         tables_missed_ = true;
-        fmt::print(stderr,
-                   "sluice-dataplane: nothing published in region /dev/shm{} after {} s: VIP "
-                   "traffic is dropped (no_table) until sluice-control publishes; is it running, "
-                   "with [dataplane] instance = \"{}\"?\n",
-                   region_.name(), kNoTablesMs / 1000, instance_);
+        say("sluice-dataplane: nothing published in region /dev/shm{} after {} s: VIP "
+            "traffic is dropped (no_table) until sluice-control publishes; is it running, "
+            "with [dataplane] instance = \"{}\"?\n",
+            region_.name(), kNoTablesMs / 1000, instance_);
     }
 }
 

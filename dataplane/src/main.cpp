@@ -72,8 +72,8 @@ int run(int argc, char **argv) {
     auto step = [&](const char *what) {
         if (opts.verbose) {
             const uint64_t now = mono_ns();
-            fmt::print(stderr, "sluice-dataplane: {} (+{} ms, monotonic {} ms)\n", what,
-                       (now - t_start) / 1000000, now / 1000000);
+            say("sluice-dataplane: {} (+{} ms, monotonic {} ms)\n", what, (now - t_start) / 1000000,
+                now / 1000000);
         }
     };
 
@@ -117,8 +117,8 @@ int run(int argc, char **argv) {
     Ports ports(opts, static_cast<unsigned>(lcores.size()));
     const unsigned n_workers = ports.queues();
     if (n_workers < lcores.size()) {
-        fmt::print(stderr, "sluice-dataplane: {} lcore(s) left idle (ports have {} queue(s))\n",
-                   lcores.size() - n_workers, n_workers);
+        say("sluice-dataplane: {} lcore(s) left idle (ports have {} queue(s))\n",
+            lcores.size() - n_workers, n_workers);
         lcores.resize(n_workers);
     }
     const unsigned n_ports = static_cast<unsigned>(ports.info().size());
@@ -191,7 +191,7 @@ int run(int argc, char **argv) {
     __atomic_store_n(&dp->magic, SL_DP_MAGIC, __ATOMIC_RELEASE);
 
     if (!telemetry_register(region->header(), region->dp(), n_ports)) {
-        fmt::print(stderr, "sluice-dataplane: telemetry commands not registered\n");
+        say("sluice-dataplane: telemetry commands not registered\n");
     }
 
     // af_packet: one packet socket per queue, queue q's the q-th lowest
@@ -199,11 +199,10 @@ int run(int argc, char **argv) {
     // its own: it then asks nothing of the kernel between bursts.
     for (const PortInfo &p : ports.info()) {
         if (p.af_packet && p.packet_fds.size() != n_workers) {
-            fmt::print(stderr,
-                       "sluice-dataplane: port '{}': {} packet socket(s) bound to {} for {} "
-                       "queue(s): frames its TX rings hold when the traffic stops wait for the "
-                       "next burst\n",
-                       p.name, p.packet_fds.size(), p.iface, n_workers);
+            say("sluice-dataplane: port '{}': {} packet socket(s) bound to {} for {} "
+                "queue(s): frames its TX rings hold when the traffic stops wait for the "
+                "next burst\n",
+                p.name, p.packet_fds.size(), p.iface, n_workers);
         }
     }
     std::vector<WorkerCtx> ctx(n_workers);
@@ -237,11 +236,10 @@ int run(int argc, char **argv) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
-    fmt::print(stderr,
-               "sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
-               "generation {}\n",
-               opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
-               format_mac(mac), region->generation());
+    say("sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
+        "generation {}\n",
+        opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,
+        format_mac(mac), region->generation());
 
     sluice::io_guard::arm();
     std::optional<LinkSupervisor> links;
@@ -252,8 +250,7 @@ int run(int argc, char **argv) {
     for (unsigned w = 0; w < n_workers; w++) {
         if (ctx[w].lcore != main_lcore) {
             if (rte_eal_remote_launch(worker_main, &ctx[w], ctx[w].lcore) != 0) {
-                fmt::print(stderr, "sluice-dataplane: cannot launch worker on lcore {}\n",
-                           ctx[w].lcore);
+                say("sluice-dataplane: cannot launch worker on lcore {}\n", ctx[w].lcore);
                 g_stop = true;
                 status = 1;
             }
@@ -278,7 +275,7 @@ int run(int argc, char **argv) {
     for (WorkerCtx &c : ctx) {
         worker_release(c);
     }
-    fmt::print(stderr, "sluice-dataplane: stopped\n");
+    say("sluice-dataplane: stopped\n");
     return status;
 }
 
@@ -288,10 +285,10 @@ int main(int argc, char **argv) {
     try {
         return run(argc, argv);
     } catch (const sluice::dp::OptionError &e) {
-        fmt::print(stderr, "sluice-dataplane: {}\n(see sluice-dataplane -- --help)\n", e.what());
+        sluice::dp::say("sluice-dataplane: {}\n(see sluice-dataplane -- --help)\n", e.what());
         return 2;
     } catch (const std::exception &e) {
-        fmt::print(stderr, "sluice-dataplane: {}\n", e.what());
+        sluice::dp::say("sluice-dataplane: {}\n", e.what());
         return 1;
     }
 }

@@ -322,6 +322,46 @@ def second_dataplane():
             os.unlink(f"/dev/shm/sluice-{inst}")
 
 
+def stderr_full():
+    """stderr on /dev/full, where every write fails: the dataplane starts, its
+    worker runs, and it stops on SIGTERM with exit 0 (its lines are lost, not
+    its run: a short write of fmt::print threw, and the process ended with
+    SIGABRT)."""
+    name = "stderr-full"
+    inst, pfx = new_run_ids()
+    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
+                                                  "--log-level=*:warning", "--",
+                                                  "--port", "net_null0", "--instance", inst]
+    with open("/dev/full", "w") as full:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=full)
+    try:
+        t0 = time.monotonic()
+        running = False
+        while time.monotonic() - t0 < RUN_TIMEOUT and p.poll() is None:
+            if os.path.exists(f"/dev/shm/sluice-{inst}"):
+                w = region_counters(inst)["workers"]
+                if w and w[0]["run"] == 1:
+                    running = True
+                    break
+            time.sleep(0.05)
+        if not running:
+            fail(name, f"its worker did not run (exit {p.poll()})")
+            return
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=RUN_TIMEOUT)
+        if rc != 0:
+            fail(name, f"exit {rc} after SIGTERM, expected 0")
+            return
+        print(f"ok   {name}: ran with every write to stderr failing, exit 0 on SIGTERM")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if os.path.exists(f"/dev/shm/sluice-{inst}"):
+            os.unlink(f"/dev/shm/sluice-{inst}")
+
+
 def main():
     if not DP or not os.access(DP, os.X_OK):
         print(f"FAIL: SLUICE_DATAPLANE ({DP!r}) is not an executable")
@@ -477,6 +517,7 @@ def main():
         os.unlink(f"/dev/shm/sluice-{inst}")
 
     second_dataplane()
+    stderr_full()
 
     left = tagged_leftovers()
     if left:
