@@ -95,6 +95,18 @@ int run(int argc, char **argv) {
         throw another(pid);
     }
 
+    // From here on SIGINT and SIGTERM stop the dataplane the clean way, also
+    // while it starts (a large hugepage set-up takes seconds): killed there,
+    // it left its runtime directory and hugepage files behind.
+    // SA_RESTART: the EAL's and the drivers' set-up calls are not cut short
+    // by it (sleeps and polls still are, which is what waits for it).
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
     Eal eal(eal_args, opts);
     step("EAL initialised");
 
@@ -229,12 +241,6 @@ int run(int argc, char **argv) {
         c.stop = &g_stop;
         worker_prepare(c);
     }
-
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
 
     say("sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
         "generation {}\n",

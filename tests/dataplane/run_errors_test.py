@@ -362,6 +362,73 @@ def stderr_full():
             os.unlink(f"/dev/shm/sluice-{inst}")
 
 
+def sigterm_at_start():
+    """SIGTERM while the EAL starts: the dataplane finishes starting, stops
+    the clean way and exits 0, runtime directory removed (the signal killed
+    it there, and the directory stayed). The EAL is held in its start by a
+    net_pcap port reading a FIFO, which blocks until the test writes the
+    pcap header."""
+    name = "sigterm-at-start"
+    inst, pfx = new_run_ids()
+    rundir = os.path.join(runtime_base(), pfx)
+    fifo = os.path.join(WORK, "start.fifo")
+    os.mkfifo(fifo)
+    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + [
+        "--file-prefix", pfx, "--log-level=*:warning", "--",
+        "--port", f"net_pcap0,rx_pcap={fifo},tx_pcap={os.path.join(WORK, 'start-out.pcap')}",
+        "--instance", inst]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+
+    def catches_sigterm():
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                cgt = [l for l in f if l.startswith("SigCgt:")]
+        except OSError:
+            return False
+        return bool(cgt) and (int(cgt[0].split()[1], 16) >> (signal.SIGTERM - 1)) & 1 == 1
+
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < RUN_TIMEOUT and p.poll() is None and \
+                not os.path.isdir(rundir):
+            time.sleep(0.01)
+        time.sleep(0.3)  # into the port's probe: it waits for the FIFO's writer
+        if p.poll() is not None or not os.path.isdir(rundir):
+            fail(name, f"the EAL did not start (exit {p.poll()})", p.communicate()[1])
+            return
+        if not catches_sigterm():
+            fail(name, "no SIGTERM handler while the EAL starts: a stop now kills it")
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # fails with ENXIO if it died
+            # an empty pcap file: the global header only (Ethernet, 65535)
+            os.write(fd, bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+            os.close(fd)
+        except OSError:
+            pass
+        _, err = p.communicate(timeout=RUN_TIMEOUT)
+        if p.returncode != 0:
+            fail(name, f"exit {p.returncode}, expected 0", err)
+            return
+        if os.path.exists(rundir):
+            fail(name, f"left {rundir} behind")
+            return
+        if "sluice-dataplane: stopped" not in err:
+            fail(name, "no 'stopped' line", err)
+            return
+        print(f"ok   {name}: exit 0, runtime directory removed")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if os.path.exists(rundir):
+            shutil.rmtree(rundir, ignore_errors=True)
+        if os.path.exists(f"/dev/shm/sluice-{inst}"):
+            os.unlink(f"/dev/shm/sluice-{inst}")
+
+
 def main():
     if not DP or not os.access(DP, os.X_OK):
         print(f"FAIL: SLUICE_DATAPLANE ({DP!r}) is not an executable")
@@ -518,6 +585,7 @@ def main():
 
     second_dataplane()
     stderr_full()
+    sigterm_at_start()
 
     left = tagged_leftovers()
     if left:
