@@ -454,6 +454,10 @@ uint32_t Ports::frame_room(uint32_t mtu) const {
 }
 
 void Ports::start(rte_mempool *mp, const Options &opts) {
+    // Before the first port: when a later one fails, stop() must still stop
+    // those started (rte_eth_dev_close refuses a started port, and the pool
+    // would go while its RX ring holds mbufs). It stops live ports only.
+    started_ = true;
     for (PortInfo &p : ports_) {
         // The af_xdp PMD opens its sockets as the port is set up (RX queue
         // setup in DPDK 22.11): the port's are those new after it.
@@ -543,7 +547,6 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
             throw DpdkError(fmt::format("port '{}': start: {}", p.name, rte_err(rc)));
         }
     }
-    started_ = true;
 }
 
 int Ports::start_port(unsigned i) {
