@@ -553,8 +553,15 @@ int Ports::start_port(unsigned i) {
     const PortInfo &p = ports_[i];
     const int rc = rte_eth_dev_start(p.id);
     if (rc == 0) {
-        // Frames to VIPs and backends' MACs are not addressed to us at L2.
-        rte_eth_promiscuous_enable(p.id);
+        // Frames to VIPs and backends' MACs are not addressed to us at L2;
+        // nor, on a second arm or with --mac, is the box's own MAC.
+        const int prc = rte_eth_promiscuous_enable(p.id);
+        if (prc != 0) {
+            say("sluice-dataplane: port '{}': promiscuous mode refused ({}): it receives only "
+                "frames to its own MAC{}\n",
+                p.name, rte_err(prc),
+                p.pci ? " (an SR-IOV VF needs trust on: ip link set PF vf N trust on)" : "");
+        }
         live_[i].store(true, std::memory_order_release);
     }
     return rc;
