@@ -130,7 +130,11 @@ int cmd_workers(const char *, const char *, rte_tel_data *d) {
         rte_tel_data_add_dict_u64(c, "busy_tsc", busy);
         rte_tel_data_add_dict_u64(c, "tsc_hz", rd(ws.tsc_hz));
         // Since the worker started; rates over an interval come from two reads.
-        rte_tel_data_add_dict_u64(c, "busy_permille", loop != 0 ? busy * 1000 / loop : 0);
+        // busy * 1000 would overflow after ~1.8e16 TSC cycles (71 days at 3 GHz)
+        rte_tel_data_add_dict_u64(
+            c, "busy_permille",
+            loop != 0 ? static_cast<uint64_t>(static_cast<unsigned __int128>(busy) * 1000 / loop)
+                      : 0);
         const std::string key = "worker" + std::to_string(w);
         rte_tel_data_add_dict_container(d, key.c_str(), c, 0);
     }
