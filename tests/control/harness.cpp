@@ -305,6 +305,15 @@ void HttpServer::serve_one(int fd) {
     requests_++;
 }
 
+sl_worker_state &register_worker(Region &dp) {
+    sl_worker_state &ws = dp.dp_rw()->workers[0];
+    ws.pid = getpid();
+    ws.lcore = 1;
+    __atomic_store_n(&ws.observed_generation, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+    return ws;
+}
+
 std::set<uint16_t> table_owners(const Region &region, uint16_t service_id) {
     // Not a registered worker: the daemon does not wait for this reader, so
     // retry when a publish happened meanwhile (the copy read may be reused

@@ -146,4 +146,9 @@ class HttpServer {
 // The backend ids that own slots in the published table of a service id.
 std::set<uint16_t> table_owners(const Region &region, uint16_t service_id);
 
+// Worker 0 of the dataplane area, registered as a live worker of this
+// process (lcore 1) that has observed no generation yet, as a dataplane's
+// worker does before it reads anything.
+sl_worker_state &register_worker(Region &dp);
+
 } // namespace sluice::test

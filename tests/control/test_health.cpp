@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "harness.hpp"
 
 using namespace sluice::test;
@@ -43,6 +45,49 @@ uint16_t backend_id(Client &c, const std::string &service, const std::string &ad
 void wait_requests(HttpServer &s, unsigned from, unsigned n) {
     REQUIRE(wait_until([&] { return s.requests() >= from + n; }));
 }
+
+// Service "db" on `port` with one backend, 127.0.0.1, TCP-checked every
+// 100 ms, out and in at the first failure and success; fail closed.
+std::string tcp_checked_db(uint16_t port) {
+    return R"([[service]]
+name = "db"
+vip = "192.0.2.5"
+port = )" + std::to_string(port) +
+           R"(
+table_size = 53
+fail = "closed"
+[service.health]
+type = "tcp"
+interval = "100ms"
+timeout = "50ms"
+rise = 1
+fall = 1
+[[service.backend]]
+address = "127.0.0.1"
+mac = "02:00:00:00:00:01"
+)";
+}
+
+// A daemon with tcp_checked_db on a TCP server of the test's, started; a
+// client, an observer of its region, the backend's id.
+struct TcpDb {
+    explicit TcpDb(const char *what) : instance(instance_name(what)), unlink_region{instance} {
+        write_file(config, config_head(dir, instance) + tcp_checked_db(server.port()));
+        daemon.start();
+        c.emplace(dir.file("ctl.sock"));
+        obs.emplace(Region::open(instance, Region::Role::Observer));
+        id = backend_id(*c, "db", "127.0.0.1");
+    }
+    TempDir dir;
+    std::string instance;
+    RegionGuard unlink_region;
+    TcpServer server{"127.0.0.1"};
+    std::string config = dir.file("sluice.toml");
+    DaemonProcess daemon{config, dir.file("ctl.sock"), dir.file("daemon.log")};
+    std::optional<Client> c;
+    std::optional<Region> obs;
+    uint16_t id = 0;
+};
 
 } // namespace
 
@@ -134,33 +179,12 @@ mac = "02:00:00:00:00:02"
 
 TEST_CASE("tcp checks: a closed port takes the backend out; fail closed empties the table",
           "[health]") {
-    TempDir dir;
-    const std::string instance = instance_name("tcp");
-    RegionGuard unlink_region{instance};
-    TcpServer server("127.0.0.1");
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + R"([[service]]
-name = "db"
-vip = "192.0.2.5"
-port = )" + std::to_string(server.port()) +
-                           R"(
-table_size = 53
-fail = "closed"
-[service.health]
-type = "tcp"
-interval = "100ms"
-timeout = "50ms"
-rise = 1
-fall = 1
-[[service.backend]]
-address = "127.0.0.1"
-mac = "02:00:00:00:00:01"
-)");
-    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
-    daemon.start();
-    Client c(dir.file("ctl.sock"));
-    Region obs = Region::open(instance, Region::Role::Observer);
-    const uint16_t id = backend_id(c, "db", "127.0.0.1");
+    TcpDb t("tcp");
+    TcpServer &server = t.server;
+    DaemonProcess &daemon = t.daemon;
+    Client &c = *t.c;
+    Region &obs = *t.obs;
+    const uint16_t id = t.id;
     CHECK(table_owners(obs, 0) == std::set<uint16_t>{id});
     server.stop();
     REQUIRE(wait_until([&] { return table_owners(obs, 0).empty(); }));
@@ -181,44 +205,21 @@ mac = "02:00:00:00:00:01"
 
 TEST_CASE("a health change that cannot be published: retried, and the API still answers",
           "[health]") {
-    TempDir dir;
-    const std::string instance = instance_name("stuck");
-    RegionGuard unlink_region{instance};
-    TcpServer server("127.0.0.1");
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + R"([[service]]
-name = "db"
-vip = "192.0.2.5"
-port = )" + std::to_string(server.port()) +
-                           R"(
-table_size = 53
-fail = "closed"
-[service.health]
-type = "tcp"
-interval = "100ms"
-timeout = "50ms"
-rise = 1
-fall = 1
-[[service.backend]]
-address = "127.0.0.1"
-mac = "02:00:00:00:00:01"
-)");
-    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
-    daemon.start();
-    Client c(dir.file("ctl.sock"));
-    Region obs = Region::open(instance, Region::Role::Observer);
-    const uint16_t id = backend_id(c, "db", "127.0.0.1");
+    TcpDb t("stuck");
+    TempDir &dir = t.dir;
+    const std::string &instance = t.instance;
+    TcpServer &server = t.server;
+    DaemonProcess &daemon = t.daemon;
+    Client &c = *t.c;
+    Region &obs = *t.obs;
+    const uint16_t id = t.id;
     REQUIRE(table_owners(obs, 0) == std::set<uint16_t>{id});
     const uint64_t g = c.ok("status")["generation"];
 
     // A live worker stuck before generation 1: every publish waits its 2 s
     // deadline for it, holding the daemon's lock, and fails.
     Region dp = Region::open(instance, Region::Role::Dataplane);
-    sl_worker_state &ws = dp.dp_rw()->workers[0];
-    ws.pid = getpid();
-    ws.lcore = 1;
-    __atomic_store_n(&ws.observed_generation, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+    sl_worker_state &ws = register_worker(dp);
     server.stop();
     REQUIRE(wait_until([&] {
         return read_file(dir.file("daemon.log"))

@@ -101,11 +101,7 @@ type = "none"
 
     // The worker registers in the region before the daemon publishes.
     Region dp = Region::open(instance, Region::Role::Dataplane);
-    sl_worker_state &ws = dp.dp_rw()->workers[0];
-    ws.pid = getpid();
-    ws.lcore = 1;
-    __atomic_store_n(&ws.observed_generation, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_RUNNING), __ATOMIC_RELEASE);
+    sl_worker_state &ws = register_worker(dp);
 
     std::atomic<bool> stop{false};
     ReaderStats st;

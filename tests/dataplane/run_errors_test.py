@@ -211,6 +211,21 @@ def config_case(name, text, rc, msg, eal_msg=(), path=None):
     check_run(name, argv, rc, msg, eal_msg, inst, pfx)
 
 
+def started_argv(inst, pfx, port=("--port", "net_null0")):
+    """A dataplane that starts: one lcore, no PCI, no hugepages, `port`."""
+    return [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx, "--log-level=*:warning",
+                                                  "--", *port, "--instance", inst]
+
+
+def kill_and_unlink(p, inst):
+    """A test's dataplane killed if it still runs, and its region removed."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    if os.path.exists(f"/dev/shm/sluice-{inst}"):
+        os.unlink(f"/dev/shm/sluice-{inst}")
+
+
 def positive_control(name="start-and-stop", port=("--port", "net_null0")):
     """Starts on net_null0 (or `port`: sluice options) without hugepages,
     stops on SIGTERM with exit 0. Returns the instance, whose region stays
@@ -218,9 +233,7 @@ def positive_control(name="start-and-stop", port=("--port", "net_null0")):
     inst, pfx = new_run_ids()
     rundir = os.path.join(runtime_base(), pfx)
     log = os.path.join(WORK, "control.log")
-    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
-                                                  "--log-level=*:warning", "--",
-                                                  *port, "--instance", inst]
+    argv = started_argv(inst, pfx, port)
     with open(log, "w") as lf:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     t0 = time.monotonic()
@@ -282,9 +295,7 @@ def second_dataplane():
     name = "second-dataplane"
     inst, pfx = new_run_ids()
     log = os.path.join(WORK, "first.log")
-    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
-                                                  "--log-level=*:warning", "--",
-                                                  "--port", "net_null0", "--instance", inst]
+    argv = started_argv(inst, pfx)
     with open(log, "w") as lf:
         first = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     try:
@@ -315,11 +326,7 @@ def second_dataplane():
         if rc != 0:
             fail(name, f"the first dataplane exited with {rc} after SIGTERM", open(log).read())
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        if os.path.exists(f"/dev/shm/sluice-{inst}"):
-            os.unlink(f"/dev/shm/sluice-{inst}")
+        kill_and_unlink(first, inst)
 
 
 def stderr_full():
@@ -329,9 +336,7 @@ def stderr_full():
     SIGABRT)."""
     name = "stderr-full"
     inst, pfx = new_run_ids()
-    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx,
-                                                  "--log-level=*:warning", "--",
-                                                  "--port", "net_null0", "--instance", inst]
+    argv = started_argv(inst, pfx)
     with open("/dev/full", "w") as full:
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=full)
@@ -355,11 +360,7 @@ def stderr_full():
             return
         print(f"ok   {name}: ran with every write to stderr failing, exit 0 on SIGTERM")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        if os.path.exists(f"/dev/shm/sluice-{inst}"):
-            os.unlink(f"/dev/shm/sluice-{inst}")
+        kill_and_unlink(p, inst)
 
 
 def sigterm_at_start():
@@ -373,10 +374,8 @@ def sigterm_at_start():
     rundir = os.path.join(runtime_base(), pfx)
     fifo = os.path.join(WORK, "start.fifo")
     os.mkfifo(fifo)
-    argv = [DP, "-l", CPU, "--no-pci"] + NOHUGE + [
-        "--file-prefix", pfx, "--log-level=*:warning", "--",
-        "--port", f"net_pcap0,rx_pcap={fifo},tx_pcap={os.path.join(WORK, 'start-out.pcap')}",
-        "--instance", inst]
+    argv = started_argv(inst, pfx, (
+        "--port", f"net_pcap0,rx_pcap={fifo},tx_pcap={os.path.join(WORK, 'start-out.pcap')}"))
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
 
@@ -420,13 +419,9 @@ def sigterm_at_start():
             return
         print(f"ok   {name}: exit 0, runtime directory removed")
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_and_unlink(p, inst)
         if os.path.exists(rundir):
             shutil.rmtree(rundir, ignore_errors=True)
-        if os.path.exists(f"/dev/shm/sluice-{inst}"):
-            os.unlink(f"/dev/shm/sluice-{inst}")
 
 
 def main():
