@@ -69,7 +69,19 @@ bool is_pci_address(const std::string &spec) {
 }
 
 std::string port_name(const std::string &spec) {
-    return spec.substr(0, spec.find(','));
+    const std::string name = spec.substr(0, spec.find(','));
+    // A PCI port's ethdev is named as DPDK writes the address (0000:03:00.0,
+    // lower case): 03:00.0 or 0000:AF:00.0 name the same port.
+    unsigned d = 0;
+    unsigned b = 0;
+    unsigned dev = 0;
+    unsigned f = 0;
+    char tail = 0;
+    if (std::sscanf(name.c_str(), "%x:%x:%x.%x%c", &d, &b, &dev, &f, &tail) == 4 ||
+        (d = 0, std::sscanf(name.c_str(), "%x:%x.%x%c", &b, &dev, &f, &tail) == 3)) {
+        return fmt::format("{:04x}:{:02x}:{:02x}.{:x}", d, b, dev, f);
+    }
+    return name;
 }
 
 namespace {

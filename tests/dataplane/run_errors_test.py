@@ -465,6 +465,9 @@ def main():
     case("two-ports-one-armed", null + ["--port", "net_null1"], 2, ["two ports", "--two-armed"])
     case("two-armed-same-port", null + ["--port", "net_null0,size=64", "--two-armed"], 2,
          ["two different ports", "'net_null0' is given twice"])
+    case("two-armed-same-pci-port", ["--port", "0000:AF:00.0", "--port", "af:00.0",
+                                     "--two-armed"], 2,
+         ["two different ports", "'0000:af:00.0' is given twice"])
 
     # --- The config file's [dataplane] section (usage errors too). ---
     missing = os.path.join(WORK, "missing.toml")
@@ -521,6 +524,9 @@ def main():
         case("pci-absent-no-pci", ["--port", pci], 1,
              [f"port '{pci}' does not exist", "ports DPDK found: none", "--no-pci",
               "drop it", "vfio-pci"])
+        # the short form names the same port, as DPDK names it
+        case("pci-absent-short", ["--port", "99:00.0"], 1,
+             [f"port '{pci}' does not exist", "ports DPDK found: none"])
         case("pci-absent", ["--port", pci], 1,
              [f"port '{pci}' does not exist", "ports DPDK found: none", "vfio-pci", "--no-pci"],
              eal=["-l", CPU] + NOHUGE)
