@@ -79,22 +79,23 @@ std::optional<uint64_t> Region::published_generation(std::string_view instance) 
 
 namespace {
 
-// The byte of the object whose lock a role's writer holds.
-off_t writer_byte(Region::Role role) {
+// A role's writer lock: a write lock on its byte of the object.
+struct flock writer_lock(Region::Role role) {
     if (role == Region::Role::Observer) {
         throw SysError(EINVAL, "an observer writes nothing and takes no writer lock");
     }
-    return role == Region::Role::Control ? 0 : 1;
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = role == Region::Role::Control ? 0 : 1;
+    fl.l_len = 1;
+    return fl;
 }
 
 } // namespace
 
 bool Region::try_lock_writer() {
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = writer_byte(role_);
-    fl.l_len = 1;
+    struct flock fl = writer_lock(role_);
     if (fcntl(fd_, F_OFD_SETLK, &fl) == 0) {
         return true;
     }
@@ -105,16 +106,12 @@ bool Region::try_lock_writer() {
 }
 
 std::optional<pid_t> Region::writer(std::string_view instance, Role role) {
+    struct flock fl = writer_lock(role);
     const std::string name = shm_name(instance);
     const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         return std::nullopt;
     }
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = writer_byte(role);
-    fl.l_len = 1;
     const bool held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
     pid_t pid = 0;
     if (held) {
