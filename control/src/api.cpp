@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <system_error>
 #include <unistd.h>
 
 #include "sluice/region_map.hpp"
@@ -29,6 +30,13 @@ sockaddr_un make_addr(const std::string &path) {
 
 json error_reply(const json &id, const std::string &code, const std::string &message) {
     return {{"v", 1}, {"id", id}, {"ok", false}, {"error", {{"code", code}, {"message", message}}}};
+}
+
+// One error line to a connection that will not be served, and closed.
+void refuse(int fd, const std::string &code, const std::string &message) {
+    const std::string line = error_reply(nullptr, code, message).dump() + "\n";
+    (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
 }
 
 } // namespace
@@ -118,8 +126,18 @@ void ApiServer::accept_loop() {
                 ++it;
             }
         }
+        if (conns_.size() >= kMaxConnections) {
+            refuse(fd, "busy",
+                   std::to_string(kMaxConnections) +
+                       " connections are open already: close one, or try again");
+            continue;
+        }
         auto done = std::make_shared<std::atomic<bool>>(false);
-        conns_.push_back(Conn{std::thread([this, fd, done] { serve(fd, *done); }), done});
+        try {
+            conns_.push_back(Conn{std::thread([this, fd, done] { serve(fd, *done); }), done});
+        } catch (const std::system_error &e) {
+            refuse(fd, "busy", std::string("cannot serve this connection: ") + e.what());
+        }
     }
 }
 

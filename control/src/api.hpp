@@ -29,6 +29,9 @@ struct ApiError : std::runtime_error {
 inline constexpr std::chrono::milliseconds kRequestReceiveDeadline{5000};
 inline constexpr std::chrono::milliseconds kRequestDeadline{5000};
 inline constexpr std::size_t kMaxRequestBytes = 1 << 20;
+// Connections served at once (a thread each); one more is answered `busy`
+// and closed: a local client opening thousands must not exhaust threads.
+inline constexpr std::size_t kMaxConnections = 64;
 
 class ApiServer {
   public:

@@ -5,10 +5,12 @@
 
 #include <arpa/inet.h>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -440,4 +442,58 @@ TEST_CASE("a second sluice-control on the instance stops before it writes anythi
     Client c2(other.file("ctl.sock"));
     CHECK(c2.ok("status")["generation"].get<uint64_t>() > g);
     second.kill9();
+}
+
+TEST_CASE("a connection beyond the 64 served at once is answered busy and closed", "[api]") {
+    Fixture f;
+    auto connect_raw = [&] {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, f.dir.file("ctl.sock").c_str(), sizeof(a.sun_path) - 1);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+        return fd;
+    };
+    // What the daemon sends on fd within 2 s, up to its closing it.
+    auto read_all = [](int fd) {
+        std::string out;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (std::chrono::steady_clock::now() < until) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) {
+                continue;
+            }
+            char buf[4096];
+            const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) {
+                break;
+            }
+            out.append(buf, static_cast<std::size_t>(n));
+        }
+        return out;
+    };
+    std::vector<std::unique_ptr<Client>> open;
+    for (int i = 0; i < 64; i++) {
+        open.push_back(std::make_unique<Client>(f.dir.file("ctl.sock")));
+    }
+    open.back()->ok("status"); // served: the 64th
+    const int extra = connect_raw();
+    const json busy = json::parse(read_all(extra));
+    ::close(extra);
+    CHECK(busy["ok"] == false);
+    CHECK(busy["error"]["code"] == "busy");
+    CHECK_THAT(busy["error"]["message"].get<std::string>(),
+               Catch::Contains("64 connections are open already"));
+    open.front()->ok("status"); // the open ones still served
+    open.clear();
+    // Once they are closed, new ones are served again.
+    REQUIRE(wait_until([&] {
+        const int fd = connect_raw();
+        const std::string req = R"({"v": 1, "id": 1, "cmd": "status"})"
+                                "\n";
+        (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        const std::string reply = read_all(fd);
+        ::close(fd);
+        return reply.find("\"ok\":true") != std::string::npos;
+    }));
 }
