@@ -142,13 +142,16 @@ void DaemonProcess::hup() {
     ::kill(pid_, SIGHUP);
 }
 
-Client::Client(const std::string &socket) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int connect_unix(const std::string &path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, socket.c_str(), sizeof(a.sun_path) - 1);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+    std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+    return fd;
 }
+
+Client::Client(const std::string &socket) : fd_(connect_unix(socket)) {}
 
 Client::~Client() {
     ::close(fd_);

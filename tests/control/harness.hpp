@@ -84,6 +84,10 @@ class DaemonProcess {
     pid_t pid_ = -1;
 };
 
+// A stream socket connected to the Unix socket at `path` (fails the test if
+// it cannot connect).
+int connect_unix(const std::string &path);
+
 class Client {
   public:
     explicit Client(const std::string &socket);

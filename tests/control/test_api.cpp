@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,18 +36,10 @@ struct Fixture {
     }
 };
 
-std::string http_get(const std::string &hostport, const std::string &path) {
-    const auto colon = hostport.rfind(':');
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
-    inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &a.sin_addr);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
-    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
-    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) > 0);
+// What the peer sends on fd until it closes it, `limit` at most.
+std::string read_until_closed(int fd, std::chrono::seconds limit) {
     std::string out;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const auto until = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < until) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, 100) <= 0) {
@@ -61,6 +52,20 @@ std::string http_get(const std::string &hostport, const std::string &path) {
         }
         out.append(buf, static_cast<std::size_t>(n));
     }
+    return out;
+}
+
+std::string http_get(const std::string &hostport, const std::string &path) {
+    const auto colon = hostport.rfind(':');
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1))));
+    inet_pton(AF_INET, hostport.substr(0, colon).c_str(), &a.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) > 0);
+    std::string out = read_until_closed(fd, std::chrono::seconds(10));
     ::close(fd);
     return out;
 }
@@ -446,32 +451,9 @@ TEST_CASE("a second sluice-control on the instance stops before it writes anythi
 
 TEST_CASE("a connection beyond the 64 served at once is answered busy and closed", "[api]") {
     Fixture f;
-    auto connect_raw = [&] {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::strncpy(a.sun_path, f.dir.file("ctl.sock").c_str(), sizeof(a.sun_path) - 1);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0);
-        return fd;
-    };
+    auto connect_raw = [&] { return connect_unix(f.dir.file("ctl.sock")); };
     // What the daemon sends on fd within 2 s, up to its closing it.
-    auto read_all = [](int fd) {
-        std::string out;
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        while (std::chrono::steady_clock::now() < until) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) {
-                continue;
-            }
-            char buf[4096];
-            const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) {
-                break;
-            }
-            out.append(buf, static_cast<std::size_t>(n));
-        }
-        return out;
-    };
+    auto read_all = [](int fd) { return read_until_closed(fd, std::chrono::seconds(2)); };
     std::vector<std::unique_ptr<Client>> open;
     for (int i = 0; i < 64; i++) {
         open.push_back(std::make_unique<Client>(f.dir.file("ctl.sock")));
