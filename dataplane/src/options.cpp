@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <cstdio>
 #include <fmt/core.h>
+#include <optional>
 
 #ifdef SLUICE_HAVE_CONFIG
 #include "sluice/config.hpp"
@@ -56,22 +57,11 @@ std::string format_mac(const Mac &m) {
                        m[5]);
 }
 
-bool is_pci_address(const std::string &spec) {
-    // [domain:]bus:devid.function, e.g. 0000:03:00.0 or 03:00.0
-    unsigned d = 0;
-    unsigned b = 0;
-    unsigned dev = 0;
-    unsigned f = 0;
-    char tail = 0;
-    const std::string name = spec.substr(0, spec.find(','));
-    return std::sscanf(name.c_str(), "%x:%x:%x.%x%c", &d, &b, &dev, &f, &tail) == 4 ||
-           std::sscanf(name.c_str(), "%x:%x.%x%c", &b, &dev, &f, &tail) == 3;
-}
+namespace {
 
-std::string port_name(const std::string &spec) {
-    const std::string name = spec.substr(0, spec.find(','));
-    // A PCI port's ethdev is named as DPDK writes the address (0000:03:00.0,
-    // lower case): 03:00.0 or 0000:AF:00.0 name the same port.
+// A PCI address, [domain:]bus:devid.function (0000:03:00.0 or 03:00.0), as
+// DPDK writes it (0000:03:00.0, lower case); nullopt for anything else.
+std::optional<std::string> canonical_pci(const std::string &name) {
     unsigned d = 0;
     unsigned b = 0;
     unsigned dev = 0;
@@ -81,7 +71,20 @@ std::string port_name(const std::string &spec) {
         (d = 0, std::sscanf(name.c_str(), "%x:%x.%x%c", &b, &dev, &f, &tail) == 3)) {
         return fmt::format("{:04x}:{:02x}:{:02x}.{:x}", d, b, dev, f);
     }
-    return name;
+    return std::nullopt;
+}
+
+} // namespace
+
+bool is_pci_address(const std::string &spec) {
+    return canonical_pci(spec.substr(0, spec.find(','))).has_value();
+}
+
+std::string port_name(const std::string &spec) {
+    // A PCI port's ethdev is named as DPDK writes the address: 03:00.0 or
+    // 0000:AF:00.0 name the same port as 0000:03:00.0 / 0000:af:00.0.
+    const std::string name = spec.substr(0, spec.find(','));
+    return canonical_pci(name).value_or(name);
 }
 
 namespace {
