@@ -33,18 +33,32 @@ static_assert(io_guard::kSlots >= SL_MAX_WORKERS, "an io_guard slot per worker")
 namespace {
 
 // What TX did not take: counted as tx_full and freed (rte_eth_tx_buffer's
-// error callback, called from a flush inside this worker).
+// error callback, called from a flush inside this worker), and taken back
+// from the counters that counted it as sent: its port's, and for a
+// forwarded packet its service's and backend's (WorkerCtx::tags).
 struct TxUserdata {
     sl_worker_counters *c;
     sl_port_counters *pc;
+    const rte_eth_dev_tx_buffer *txb;
+    const TxTag *tags; // WorkerCtx::tags of this port
 };
 
 void on_tx_unsent(rte_mbuf **pkts, uint16_t unsent, void *userdata) {
     auto *u = static_cast<TxUserdata *>(userdata);
+    // pkts is &txb->pkts[sent]: the tags of these entries follow from there
+    const TxTag *tag = u->tags + (pkts - u->txb->pkts);
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < unsent; i++) {
         bytes += rte_pktmbuf_pkt_len(pkts[i]);
         rte_pktmbuf_free(pkts[i]);
+        if (tag[i].service_id != TxTag::kNone) {
+            sl_pkt_bytes &sc = u->c->services[tag[i].service_id];
+            sc.packets--;
+            sc.bytes -= tag[i].in_bytes;
+            sl_pkt_bytes &bc = u->c->backends[tag[i].backend_id];
+            bc.packets--;
+            bc.bytes -= tag[i].in_bytes;
+        }
     }
     u->pc->tx.packets -= unsent;
     u->pc->tx.bytes -= bytes;
@@ -56,7 +70,10 @@ inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
     rte_pktmbuf_free(m);
 }
 
-inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m) {
+// Into the TX buffer of port_idx, counted as sent: per port, and for a
+// forwarded packet (tag) per service and per backend, with its bytes as
+// received. A reply (ARP, ND, echo, ICMP error) has no tag.
+inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m, TxTag tag = TxTag{}) {
     if (unlikely(!w.live[port_idx].load(std::memory_order_relaxed))) {
         drop(w, m, SL_DROP_TX_FULL); // two-armed, the other arm down (a memif without its server)
         return;
@@ -64,18 +81,17 @@ inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m) {
     sl_port_counters &pc = w.c->ports[port_idx];
     pc.tx.packets++;
     pc.tx.bytes += rte_pktmbuf_pkt_len(m);
-    rte_eth_tx_buffer(w.port_id[port_idx], w.queue, w.txb[port_idx], m);
-}
-
-// A forwarded packet of in_bytes as received, per service and per backend.
-inline void count_forwarded(WorkerCtx &w, uint16_t service_id, uint16_t backend_id,
-                            uint32_t in_bytes) {
-    sl_pkt_bytes &sc = w.c->services[service_id];
-    sc.packets++;
-    sc.bytes += in_bytes;
-    sl_pkt_bytes &bc = w.c->backends[backend_id];
-    bc.packets++;
-    bc.bytes += in_bytes;
+    if (tag.service_id != TxTag::kNone) {
+        sl_pkt_bytes &sc = w.c->services[tag.service_id];
+        sc.packets++;
+        sc.bytes += tag.in_bytes;
+        sl_pkt_bytes &bc = w.c->backends[tag.backend_id];
+        bc.packets++;
+        bc.bytes += tag.in_bytes;
+    }
+    rte_eth_dev_tx_buffer *txb = w.txb[port_idx];
+    w.tags[port_idx][txb->length] = tag; // length < size: a full buffer was flushed
+    rte_eth_tx_buffer(w.port_id[port_idx], w.queue, txb, m);
 }
 
 // Is `addr` (family) one of the VIPs of the published tables? Only asked for
@@ -140,8 +156,7 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
                 tx(w, rx_idx, m);
                 return;
             }
-            count_forwarded(w, d.service_id, d.backend_id, in_bytes);
-            tx(w, w.out_of[rx_idx], m);
+            tx(w, w.out_of[rx_idx], m, TxTag{d.service_id, d.backend_id, in_bytes});
             return;
         }
         case SL_VERDICT_ARP: {
@@ -218,8 +233,7 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
         switch (b[i].verdict) {
             case SL_BURST_FORWARD:
                 apply(m, sl_rw_make(b[i].frame, b[i].len, SL_RW_OK));
-                count_forwarded(w, b[i].service_id, b[i].backend_id, b[i].in_len);
-                tx(w, out, m);
+                tx(w, out, m, TxTag{b[i].service_id, b[i].backend_id, b[i].in_len});
                 break;
             case SL_BURST_DROP:
                 drop(w, m, b[i].drop);
@@ -304,6 +318,8 @@ void worker_prepare(WorkerCtx &w) {
         }
         u->c = w.c;
         u->pc = &w.c->ports[p];
+        u->txb = w.txb[p];
+        u->tags = w.tags[p].data();
         rte_eth_tx_buffer_set_err_callback(w.txb[p], on_tx_unsent, u);
     }
 }
@@ -313,6 +329,9 @@ void worker_release(WorkerCtx &w) noexcept {
     w.cache = nullptr;
     for (unsigned p = 0; p < w.n_ports; p++) {
         if (w.txb[p] != nullptr) {
+            // what no flush sent: the port not live, or the worker kept out of
+            // its port I/O when it stopped (io_guard)
+            rte_pktmbuf_free_bulk(w.txb[p]->pkts, w.txb[p]->length);
             rte_free(w.txb[p]->error_userdata);
             rte_free(w.txb[p]);
             w.txb[p] = nullptr;

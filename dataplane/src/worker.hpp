@@ -36,6 +36,17 @@ struct Box {
     bool has_ipv6 = false;
 };
 
+// What an entry of a TX buffer counted as sent besides its port: the
+// service and backend of a forwarded packet and its bytes as received
+// (kNone: a reply). What TX then does not take is taken back (worker.cpp).
+struct TxTag {
+    static constexpr uint16_t kNone = 0xffff;
+    uint16_t service_id = kNone;
+    uint16_t backend_id = 0;
+    uint32_t in_bytes = 0;
+};
+static_assert(SL_MAX_SERVICES < TxTag::kNone, "TxTag::kNone is no service id");
+
 struct alignas(64) WorkerCtx {
     unsigned index = 0; // worker slot in the dataplane area
     unsigned lcore = 0;
@@ -44,6 +55,7 @@ struct alignas(64) WorkerCtx {
     uint16_t port_id[kMaxDpPorts] = {};
     uint8_t out_of[kMaxDpPorts] = {}; // forwarded traffic from port i leaves on port out_of[i]
     rte_eth_dev_tx_buffer *txb[kMaxDpPorts] = {};
+    std::array<std::array<TxTag, kBurst>, kMaxDpPorts> tags{}; // of txb[p]->pkts[i]
     uint64_t drain_tsc = 0;
     // net_af_packet ports: the packet socket of this worker's queue, else
     // -1. The PMD asks the kernel to send its TX ring's frames only inside

@@ -13,7 +13,9 @@
 #    before the next, so that no RX ring overflows): it did not stop at the
 #    TX ring's ~512 frames;
 #  - every frame is accounted for: rx = tx + tx_full, with tx_full > 0 and
-#    the tbf's backlog at 100 packets or more (the TX path really was full);
+#    the tbf's backlog at 100 packets or more (the TX path really was full),
+#    and the packets per service and per backend sum to tx (what TX did not
+#    take is not counted as forwarded);
 #  - afterwards its heartbeat is fresh and it takes up newly published
 #    tables within 2 s (it reports its quiescent state);
 #  - SIGTERM stops it with exit code 0 within 10 s (netns_common.sh).
@@ -92,6 +94,13 @@ if rx != sent:
     ok = False
 if other or rx != tx + tx_full:
     print("FAIL: want rx = tx + tx_full and no other drop")
+    ok = False
+# every frame is forwarded traffic: what TX did not take is not counted
+# as forwarded to its service and backend either
+svc, be = sum(c["services"].values()), sum(c["backends"].values())
+print(f"per service {svc}, per backend {be}")
+if svc != tx or be != tx:
+    print(f"FAIL: want the per-service and per-backend packets ({svc}, {be}) = tx {tx}")
     ok = False
 if tx_full == 0 or backlog < 100:
     print("FAIL: the TX path was never full (tx_full 0 or tbf backlog under 100): "
