@@ -79,8 +79,11 @@ int run(int argc, char **argv) {
 
     // The region is mapped once the ports run: a setup error (no such port,
     // no hugepages, too many lcores) creates no /dev/shm/sluice-<instance>.
-    // Declared before the EAL, so that it outlives the telemetry thread.
+    // Declared before the EAL, so that it outlives rte_eal_cleanup; the
+    // telemetry thread outlives both, and stops reading it before it is
+    // unmapped (telemetry_unregister, at the end of `telemetry`'s scope).
     std::optional<sluice::Region> region;
+    const TelemetryRegistration telemetry;
     // One dataplane per instance: a second one would share the first's
     // worker slots, counters and quiescent states in the region. Checked
     // before the EAL and the ports (it must not take the first one's memif

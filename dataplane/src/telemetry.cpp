@@ -9,9 +9,14 @@
 //                     loop and busy TSC cycles
 //   /sluice/services  per service id with traffic: packets, bytes
 // The callbacks run on DPDK's telemetry thread and only read the region.
+// That thread lives until the process exits (DPDK 22.11 has no way to stop
+// it or to unregister a command), so the callbacks read the region only
+// under g_mu and while g_dp is set: telemetry_unregister clears it before
+// the region is unmapped, and a command then answers an error.
 #include "telemetry.hpp"
 
 #include <ctime>
+#include <mutex>
 #include <string>
 #include <rte_telemetry.h>
 
@@ -21,9 +26,20 @@ namespace sluice::dp {
 
 namespace {
 
-const sl_region_header *g_hdr = nullptr;
-const sl_dp_area *g_dp = nullptr;
+std::mutex g_mu;
+const sl_region_header *g_hdr = nullptr; // under g_mu
+const sl_dp_area *g_dp = nullptr;        // under g_mu; nullptr: not registered, or stopping
 unsigned g_ports = 0;
+
+// A command's callback run under g_mu while the region is mapped; -1 (an
+// error answer) after telemetry_unregister.
+template <int (*F)(rte_tel_data *)> int guarded(const char *, const char *, rte_tel_data *d) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    if (g_dp == nullptr) {
+        return -1;
+    }
+    return F(d);
+}
 
 uint64_t rd(const uint64_t &v) {
     return __atomic_load_n(&v, __ATOMIC_RELAXED);
@@ -34,7 +50,7 @@ unsigned n_workers() {
     return n < SL_MAX_WORKERS ? n : SL_MAX_WORKERS;
 }
 
-int cmd_stats(const char *, const char *, rte_tel_data *d) {
+int cmd_stats(rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     const unsigned nw = n_workers();
     for (unsigned p = 0; p < g_ports; p++) {
@@ -83,7 +99,7 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
     return 0;
 }
 
-int cmd_drops(const char *, const char *, rte_tel_data *d) {
+int cmd_drops(rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     const unsigned nw = n_workers();
     for (unsigned r = 1; r < SL_DROP_COUNT; r++) {
@@ -96,7 +112,7 @@ int cmd_drops(const char *, const char *, rte_tel_data *d) {
     return 0;
 }
 
-int cmd_workers(const char *, const char *, rte_tel_data *d) {
+int cmd_workers(rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -141,7 +157,7 @@ int cmd_workers(const char *, const char *, rte_tel_data *d) {
     return 0;
 }
 
-int cmd_services(const char *, const char *, rte_tel_data *d) {
+int cmd_services(rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     const unsigned nw = n_workers();
     unsigned shown = 0;
@@ -172,20 +188,30 @@ int cmd_services(const char *, const char *, rte_tel_data *d) {
 } // namespace
 
 bool telemetry_register(const sl_region_header *hdr, const sl_dp_area *dp, unsigned n_ports) {
-    g_hdr = hdr;
-    g_dp = dp;
-    g_ports = n_ports;
+    {
+        std::lock_guard<std::mutex> lock(g_mu);
+        g_hdr = hdr;
+        g_dp = dp;
+        g_ports = n_ports;
+    }
     int rc = 0;
-    rc |= rte_telemetry_register_cmd("/sluice/stats", cmd_stats,
+    rc |= rte_telemetry_register_cmd("/sluice/stats", guarded<cmd_stats>,
                                      "sluice totals: rx/tx per port, replies, generation");
-    rc |= rte_telemetry_register_cmd("/sluice/drops", cmd_drops,
+    rc |= rte_telemetry_register_cmd("/sluice/drops", guarded<cmd_drops>,
                                      "sluice drops per reason, summed over workers");
-    rc |= rte_telemetry_register_cmd("/sluice/workers", cmd_workers,
+    rc |= rte_telemetry_register_cmd("/sluice/workers", guarded<cmd_workers>,
                                      "sluice workers: lcore, pid, run state, generation");
     rc |=
-        rte_telemetry_register_cmd("/sluice/services", cmd_services,
+        rte_telemetry_register_cmd("/sluice/services", guarded<cmd_services>,
                                    "sluice per-service packets and bytes (services with traffic)");
     return rc == 0;
+}
+
+void telemetry_unregister() noexcept {
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_hdr = nullptr;
+    g_dp = nullptr;
+    g_ports = 0;
 }
 
 } // namespace sluice::dp
