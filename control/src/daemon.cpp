@@ -350,6 +350,27 @@ void Daemon::persist(const Overlay &overlay, const Ids &ids) {
     write_file_atomic(state_path_, state_to_json(PersistedState{overlay, ids}).dump(1) + "\n");
 }
 
+void Daemon::persist_change(const Overlay &overlay, const Ids &ids) {
+    try {
+        persist(overlay, ids);
+    } catch (const std::exception &) {
+        // A failure past the rename (syncing the directory) left the new
+        // state in the file: the state in effect goes back in.
+        restore_state_file();
+        throw;
+    }
+}
+
+void Daemon::restore_state_file() noexcept {
+    try {
+        persist(overlay_, ids_);
+    } catch (const std::exception &e) {
+        log_line(std::string("could not restore the state file after a change that was not "
+                             "made: ") +
+                 e.what());
+    }
+}
+
 bool Daemon::eligible(const Service &s, const Backend &b) const {
     if (b.state != "active" || b.weight == 0) {
         return false;
@@ -514,19 +535,14 @@ uint64_t Daemon::change(Overlay next, Clock::time_point deadline) {
     Ids ids = ids_;
     assign_ids(ids, services);
     try {
-        persist(next, ids);
+        persist_change(next, ids);
     } catch (const std::exception &e) {
         throw ApiError("persist_failed", std::string("the change was not made: ") + e.what());
     }
     try {
         publish_locked(services, ids, left(deadline));
     } catch (const std::exception &e) {
-        try {
-            persist(overlay_, ids_);
-        } catch (const std::exception &e2) {
-            log_line(std::string("could not restore the state file after a failed publish: ") +
-                     e2.what());
-        }
+        restore_state_file();
         publish_failures_++;
         const auto *se = dynamic_cast<const SysError *>(&e);
         throw ApiError(se != nullptr && se->code() == ETIMEDOUT ? "timeout" : "publish_failed",
@@ -558,17 +574,14 @@ uint64_t Daemon::reload_locked(Clock::time_point deadline) {
     Ids ids = ids_;
     assign_ids(ids, services);
     try {
-        persist(next, ids);
+        persist_change(next, ids);
     } catch (const std::exception &e) {
         throw ApiError("persist_failed", std::string("reload not done: ") + e.what());
     }
     try {
         publish_locked(services, ids, left(deadline));
     } catch (const std::exception &e) {
-        try {
-            persist(overlay_, ids_);
-        } catch (const std::exception &) {
-        }
+        restore_state_file();
         publish_failures_++;
         throw ApiError("publish_failed", std::string("reload not done: ") + e.what());
     }

@@ -105,6 +105,12 @@ class Daemon {
     uint64_t change(Overlay next, std::chrono::steady_clock::time_point deadline);
     uint64_t reload_locked(std::chrono::steady_clock::time_point deadline);
     void persist(const Overlay &overlay, const Ids &ids);
+    // persist() of a change; when it fails, the state in effect is written
+    // back before the error goes on (the file may hold the change already).
+    void persist_change(const Overlay &overlay, const Ids &ids);
+    // The state in effect (overlay_, ids_) into the state file; a failure is
+    // logged.
+    void restore_state_file() noexcept;
     // Builds the table input from services + health and publishes it.
     PublishResult publish_locked(const std::vector<Service> &services, const Ids &ids,
                                  std::chrono::milliseconds deadline);

@@ -1,7 +1,8 @@
 // Persistence: a change acknowledged by the daemon survives kill -9 right
 // after the reply; ids are stable across restarts; a lost state file is
 // reconciled with what the region holds (ids adopted from the published
-// tables).
+// tables); a change whose state file cannot be made durable is refused and
+// leaves the file as it was.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -128,5 +129,53 @@ TEST_CASE("a lost state file: ids are taken from what the region holds", "[persi
     Client c(dir.file("ctl.sock"));
     CHECK(ids_of(c, "web") == before); // not renumbered to file order
     CHECK_THAT(read_file(dir.file("daemon.log")), Catch::Contains("republishing"));
+    daemon.kill9();
+}
+
+TEST_CASE("the state file's directory cannot be synced: the change is refused and the file keeps "
+          "the state in effect",
+          "[persist]") {
+    TempDir dir;
+    const std::string instance = instance_name("persist-dirsync");
+    RegionGuard unlink_region{instance};
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + kWebService);
+    const std::string trigger = dir.file("fail-dir-fsync");
+    // The daemon starts with the shim preloaded (fail_fsync.c); fsync of a
+    // directory fails while `trigger` exists, after the rename of the new
+    // state file.
+    REQUIRE(setenv("LD_PRELOAD", SLUICE_FAIL_FSYNC_LIB, 1) == 0);
+    REQUIRE(setenv("SLUICE_TEST_FAIL_DIR_FSYNC", trigger.c_str(), 1) == 0);
+    DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
+    daemon.start();
+    unsetenv("LD_PRELOAD");
+    unsetenv("SLUICE_TEST_FAIL_DIR_FSYNC");
+    const std::string state = dir.file("state/state.json");
+    {
+        Client c(dir.file("ctl.sock"));
+        c.ok("backend.drain", {{"service", "web"}, {"address", "10.0.0.1"}});
+        const std::string before = read_file(state);
+        write_file(trigger, "");
+        const json reply =
+            c.call("backend.add",
+                   {{"service", "web"}, {"address", "10.0.0.3"}, {"mac", "02:00:00:00:00:03"}});
+        CHECK(reply["error"]["code"] == "persist_failed");
+        CHECK_THAT(reply["error"]["message"].get<std::string>(),
+                   Catch::Contains("fsync directory"));
+        // Not the renamed file with 10.0.0.3, which the daemon went on
+        // without: a restart would have brought it in.
+        CHECK(read_file(state) == before);
+        CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2);
+        REQUIRE(std::remove(trigger.c_str()) == 0);
+        c.ok("backend.add",
+             {{"service", "web"}, {"address", "10.0.0.4"}, {"mac", "02:00:00:00:00:04"}});
+    }
+    daemon.kill9();
+    daemon.start();
+    Client c(dir.file("ctl.sock"));
+    const json bl = c.ok("backend.list", {{"service", "web"}});
+    REQUIRE(bl["backends"].size() == 3);
+    CHECK(bl["backends"][0]["state"] == "drained");
+    CHECK(bl["backends"][2]["address"] == "10.0.0.4");
     daemon.kill9();
 }
