@@ -32,10 +32,25 @@ static_assert(io_guard::kSlots >= SL_MAX_WORKERS, "an io_guard slot per worker")
 
 namespace {
 
+// The reply counter of kind r.
+inline uint64_t &reply_counter(sl_worker_counters &c, uint16_t r) {
+    switch (r) {
+        case TxTag::kArp:
+            return c.arp_replies;
+        case TxTag::kNd:
+            return c.nd_replies;
+        case TxTag::kEcho:
+            return c.echo_replies;
+        default: // kTooBig
+            return c.icmp_too_big_sent;
+    }
+}
+
 // What TX did not take: counted as tx_full and freed (rte_eth_tx_buffer's
-// error callback, called from a flush inside this worker), and taken back
-// from the counters that counted it as sent: its port's, and for a
-// forwarded packet its service's and backend's (WorkerCtx::tags).
+// error callback, called from a flush inside this worker, and at the stop
+// for what no flush sent), and taken back from the counters that counted it
+// as sent: its port's, and its service's and backend's or its reply kind's
+// (WorkerCtx::tags).
 struct TxUserdata {
     sl_worker_counters *c;
     sl_port_counters *pc;
@@ -58,6 +73,8 @@ void on_tx_unsent(rte_mbuf **pkts, uint16_t unsent, void *userdata) {
             sl_pkt_bytes &bc = u->c->backends[tag[i].backend_id];
             bc.packets--;
             bc.bytes -= tag[i].in_bytes;
+        } else if (tag[i].reply != TxTag::kNoReply) {
+            reply_counter(*u->c, tag[i].reply)--;
         }
     }
     u->pc->tx.packets -= unsent;
@@ -70,10 +87,10 @@ inline void drop(WorkerCtx &w, rte_mbuf *m, unsigned reason) {
     rte_pktmbuf_free(m);
 }
 
-// Into the TX buffer of port_idx, counted as sent: per port, and for a
-// forwarded packet (tag) per service and per backend, with its bytes as
-// received. A reply (ARP, ND, echo, ICMP error) has no tag.
-inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m, TxTag tag = TxTag{}) {
+// Into the TX buffer of port_idx, counted as sent: per port, and per
+// service and backend for a forwarded packet (with its bytes as received)
+// or per kind for a reply.
+inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m, TxTag tag) {
     if (unlikely(!w.live[port_idx].load(std::memory_order_relaxed))) {
         drop(w, m, SL_DROP_TX_FULL); // two-armed, the other arm down (a memif without its server)
         return;
@@ -88,6 +105,8 @@ inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m, TxTag tag = TxTag{}
         sl_pkt_bytes &bc = w.c->backends[tag.backend_id];
         bc.packets++;
         bc.bytes += tag.in_bytes;
+    } else if (tag.reply != TxTag::kNoReply) {
+        reply_counter(*w.c, tag.reply)++;
     }
     rte_eth_dev_tx_buffer *txb = w.txb[port_idx];
     w.tags[port_idx][txb->length] = tag; // length < size: a full buffer was flushed
@@ -151,12 +170,11 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
             }
             if (a.kind == Action::Reply) {
                 // MTU exceeded: an ICMP error went back to the sender instead.
-                w.c->icmp_too_big_sent++;
                 w.c->drops[SL_DROP_MTU_EXCEEDED]++;
-                tx(w, rx_idx, m);
+                tx(w, rx_idx, m, TxTag::of_reply(TxTag::kTooBig));
                 return;
             }
-            tx(w, w.out_of[rx_idx], m, TxTag{d.service_id, d.backend_id, in_bytes});
+            tx(w, w.out_of[rx_idx], m, TxTag::forwarded(d.service_id, d.backend_id, in_bytes));
             return;
         }
         case SL_VERDICT_ARP: {
@@ -169,8 +187,7 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
                 drop(w, m, SL_DROP_NOT_FOR_US); // a reply, or a request we do not answer
                 return;
             }
-            w.c->arp_replies++;
-            tx(w, rx_idx, m);
+            tx(w, rx_idx, m, TxTag::of_reply(TxTag::kArp));
             return;
         }
         case SL_VERDICT_ND: {
@@ -184,8 +201,7 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
                 drop(w, m, SL_DROP_NOT_FOR_US);
                 return;
             }
-            w.c->nd_replies++;
-            tx(w, rx_idx, m);
+            tx(w, rx_idx, m, TxTag::of_reply(TxTag::kNd));
             return;
         }
         case SL_VERDICT_ICMP_ECHO: {
@@ -198,8 +214,7 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
                 drop(w, m, SL_DROP_NOT_FOR_US);
                 return;
             }
-            w.c->echo_replies++;
-            tx(w, rx_idx, m);
+            tx(w, rx_idx, m, TxTag::of_reply(TxTag::kEcho));
             return;
         }
         case SL_VERDICT_DROP:
@@ -233,7 +248,7 @@ inline void process_burst(WorkerCtx &w, rte_mbuf **pkts, uint16_t n, unsigned rx
         switch (b[i].verdict) {
             case SL_BURST_FORWARD:
                 apply(m, sl_rw_make(b[i].frame, b[i].len, SL_RW_OK));
-                tx(w, out, m, TxTag{b[i].service_id, b[i].backend_id, b[i].in_len});
+                tx(w, out, m, TxTag::forwarded(b[i].service_id, b[i].backend_id, b[i].in_len));
                 break;
             case SL_BURST_DROP:
                 drop(w, m, b[i].drop);
@@ -329,9 +344,9 @@ void worker_release(WorkerCtx &w) noexcept {
     w.cache = nullptr;
     for (unsigned p = 0; p < w.n_ports; p++) {
         if (w.txb[p] != nullptr) {
-            // what no flush sent: the port not live, or the worker kept out of
-            // its port I/O when it stopped (io_guard)
-            rte_pktmbuf_free_bulk(w.txb[p]->pkts, w.txb[p]->length);
+            // what no flush sent (the port not live, or the worker kept out
+            // of its port I/O when it stopped: io_guard) is not sent
+            on_tx_unsent(w.txb[p]->pkts, w.txb[p]->length, w.txb[p]->error_userdata);
             rte_free(w.txb[p]->error_userdata);
             rte_free(w.txb[p]);
             w.txb[p] = nullptr;

@@ -37,14 +37,22 @@ struct Box {
 };
 
 // What an entry of a TX buffer counted as sent besides its port: the
-// service and backend of a forwarded packet and its bytes as received
-// (kNone: a reply). What TX then does not take is taken back (worker.cpp).
+// service and backend of a forwarded packet and its bytes as received, or
+// the kind of a reply. What TX then does not take is taken back (worker.cpp).
 struct TxTag {
     static constexpr uint16_t kNone = 0xffff;
-    uint16_t service_id = kNone;
+    enum Reply : uint16_t { kNoReply, kArp, kNd, kEcho, kTooBig };
+    uint16_t service_id = kNone; // kNone: not forwarded
     uint16_t backend_id = 0;
-    uint32_t in_bytes = 0;
+    uint16_t in_bytes = 0; // mbufs hold at most 65535 bytes (main.cpp)
+    uint16_t reply = kNoReply;
+
+    static TxTag forwarded(uint16_t sid, uint16_t bid, uint32_t bytes) {
+        return TxTag{sid, bid, static_cast<uint16_t>(bytes), kNoReply};
+    }
+    static TxTag of_reply(Reply r) { return TxTag{kNone, 0, 0, r}; }
 };
+static_assert(sizeof(TxTag) == 8, "a TxTag is one store");
 static_assert(SL_MAX_SERVICES < TxTag::kNone, "TxTag::kNone is no service id");
 
 struct alignas(64) WorkerCtx {
