@@ -300,7 +300,17 @@ DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
     if (auto v = r.boolean("two_armed")) {
         d.two_armed = *v;
     }
-    d.mac = r.mac("mac");
+    // The source of everything the box sends, and the next hop of what it
+    // encapsulates: a group or all-zero MAC in either is a mistake, and the
+    // frames sent with it are dropped or flooded.
+    auto unicast_mac = [&r](const char *key) {
+        auto m = r.mac(key);
+        if (m && !is_unicast_mac(*m)) {
+            r.fail_at(r.get(key), key, format_mac(*m) + " is not a unicast MAC address");
+        }
+        return m;
+    };
+    d.mac = unicast_mac("mac");
     d.ipv4 = r.address("ipv4");
     if (d.ipv4 && d.ipv4->family != SL_AF_INET) {
         r.fail_at(r.get("ipv4"), "ipv4", "must be an IPv4 address");
@@ -309,7 +319,7 @@ DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
     if (d.ipv6 && d.ipv6->family != SL_AF_INET6) {
         r.fail_at(r.get("ipv6"), "ipv6", "must be an IPv6 address");
     }
-    d.gateway_mac = r.mac("gateway_mac");
+    d.gateway_mac = unicast_mac("gateway_mac");
     if (auto v = r.integer("mtu", 576, 9216)) {
         d.mtu = static_cast<uint32_t>(*v);
     }
@@ -612,7 +622,7 @@ void validate_services(const std::vector<Service> &services, const DataplaneConf
                 if (!b.mac) {
                     fail(path, b.line, bf + ".mac", "required for forwarding = \"dsr-l2\"");
                 }
-                if (((*b.mac)[0] & 1) != 0 || *b.mac == Mac{}) {
+                if (!is_unicast_mac(*b.mac)) {
                     fail(path, b.line, bf + ".mac",
                          format_mac(*b.mac) + " is not a unicast MAC address");
                 }
@@ -762,13 +772,13 @@ std::optional<uint8_t> hex_byte(std::string_view two) {
 
 } // namespace
 
-std::optional<Mac> parse_mac(std::string_view text) {
-    if (text.size() != 17) {
+std::optional<Mac> parse_mac(std::string_view text, std::string_view separators) {
+    if (text.size() != 17 || separators.find(text[2]) == std::string_view::npos) {
         return std::nullopt;
     }
     Mac m{};
     for (std::size_t i = 0; i < 6; i++) {
-        if (i > 0 && text[i * 3 - 1] != ':' && text[i * 3 - 1] != '-') {
+        if (i > 0 && text[i * 3 - 1] != text[2]) {
             return std::nullopt;
         }
         const auto v = hex_byte(text.substr(i * 3, 2));
@@ -785,6 +795,10 @@ std::string format_mac(const Mac &m) {
     std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
                   m[5]);
     return buf;
+}
+
+bool is_unicast_mac(const Mac &m) {
+    return (m[0] & 1) == 0 && m != Mac{};
 }
 
 std::optional<sl_hash_seed> parse_seed(std::string_view text) {

@@ -7,29 +7,30 @@
 #include <fmt/core.h>
 #include <optional>
 
-#ifdef SLUICE_HAVE_CONFIG
 #include "sluice/config.hpp"
-#endif
 #include "sluice/region_map.hpp"
 
 namespace sluice::dp {
 
-Mac parse_mac(std::string_view s) {
-    Mac m{};
-    unsigned v[6];
-    char tail = 0;
-    const std::string str(s);
-    if (std::sscanf(str.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
-                    &v[5], &tail) != 6 ||
-        str.size() != 17) {
-        throw OptionError(fmt::format("bad MAC address '{}': expected six hex bytes "
+Mac parse_mac(std::string_view option, std::string_view s) {
+    // The config file's parser (strict: six pairs of hex digits, nothing
+    // else; sscanf's %2x took "-1", "0x", "+1" and " 1" for bytes), with ':'
+    // only, as this command line always took.
+    const auto m = config::parse_mac(s, ":");
+    if (!m) {
+        throw OptionError(fmt::format("{}: bad MAC address '{}': expected six hex bytes "
                                       "separated by ':' (02:00:00:00:00:01)",
-                                      str));
+                                      option, s));
     }
-    for (int i = 0; i < 6; i++) {
-        m[i] = static_cast<uint8_t>(v[i]);
+    // The box's own MAC and its gateway's: frames from or to a group or
+    // all-zero address are dropped or flooded.
+    if (!config::is_unicast_mac(*m)) {
+        throw OptionError(fmt::format("{}: {} is not a unicast MAC address (a group address, "
+                                      "the low bit of its first byte set, or all zeros): give "
+                                      "one like 02:00:00:00:00:01",
+                                      option, format_mac(*m)));
     }
-    return m;
+    return *m;
 }
 
 std::array<uint8_t, 4> parse_ipv4(std::string_view s) {
@@ -89,7 +90,6 @@ std::string port_name(const std::string &spec) {
 
 namespace {
 
-#ifdef SLUICE_HAVE_CONFIG
 void apply_config(Options &o, const std::string &path) {
     const config::Config c = config::load(path);
     const config::DataplaneConfig &d = c.dataplane;
@@ -118,7 +118,6 @@ void apply_config(Options &o, const std::string &path) {
     o.gue_port = d.gue_port;
     o.eal_args = d.eal_args;
 }
-#endif
 
 } // namespace
 
@@ -171,16 +170,11 @@ std::optional<Options> parse_options(int argc, char **argv) {
         throw OptionError(e.what());
     }
     if (!o.config_path.empty()) {
-#ifdef SLUICE_HAVE_CONFIG
         try {
             apply_config(o, o.config_path);
         } catch (const std::exception &e) {
             throw OptionError(e.what());
         }
-#else
-        throw OptionError("--config: this build of sluice-dataplane has no config reader "
-                          "(sluice_config library missing); give the options on the command line");
-#endif
     }
     if (instance) {
         o.instance = *instance;
@@ -192,7 +186,7 @@ std::optional<Options> parse_options(int argc, char **argv) {
         o.two_armed = true;
     }
     if (!mac.empty()) {
-        o.mac = parse_mac(mac);
+        o.mac = parse_mac("--mac", mac);
     }
     if (!ipv4.empty()) {
         o.ipv4 = parse_ipv4(ipv4);
@@ -201,7 +195,7 @@ std::optional<Options> parse_options(int argc, char **argv) {
         o.ipv6 = parse_ipv6(ipv6);
     }
     if (!gw.empty()) {
-        o.gateway_mac = parse_mac(gw);
+        o.gateway_mac = parse_mac("--gateway-mac", gw);
     }
     if (mtu) {
         o.mtu = *mtu;

@@ -44,7 +44,8 @@ class OptionError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-Mac parse_mac(std::string_view s);                      // "02:00:00:00:00:01"; throws OptionError
+// "02:00:00:00:00:01", unicast; messages name `option`. Throws OptionError.
+Mac parse_mac(std::string_view option, std::string_view s);
 std::array<uint8_t, 4> parse_ipv4(std::string_view s);  // throws OptionError
 std::array<uint8_t, 16> parse_ipv6(std::string_view s); // throws OptionError
 std::string format_mac(const Mac &m);

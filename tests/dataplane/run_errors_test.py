@@ -444,6 +444,23 @@ def main():
          ["bad MAC address '02:00:00:00:00:0g'", "02:00:00:00:00:01"])
     case("bad-gateway-mac", null + ["--gateway-mac", "02-00-00-00-00-fe"], 2,
          ["bad MAC address '02-00-00-00-00-fe'", "02:00:00:00:00:01"])
+    # What sscanf's %2x took for a byte: a sign, "0x", a leading space.
+    case("bad-mac-minus", null + ["--mac=-1:-1:-1:-1:-1:-1"], 2,
+         ["--mac: bad MAC address '-1:-1:-1:-1:-1:-1'"])
+    case("bad-mac-0x", null + ["--mac", "0x:0x:0x:0x:0x:0x"], 2,
+         ["--mac: bad MAC address '0x:0x:0x:0x:0x:0x'"])
+    case("bad-gateway-mac-plus", null + ["--gateway-mac", "+1:+2:+3:+4:+5:+6"], 2,
+         ["--gateway-mac: bad MAC address '+1:+2:+3:+4:+5:+6'"])
+    case("bad-mac-space", null + ["--mac", " 1: 2: 3: 4: 5: 6"], 2,
+         ["--mac: bad MAC address ' 1: 2: 3: 4: 5: 6'"])
+    case("mac-multicast", null + ["--mac", "01:00:5e:00:00:01"], 2,
+         ["--mac: 01:00:5e:00:00:01 is not a unicast MAC address", "02:00:00:00:00:01"])
+    case("mac-zero", null + ["--mac", "00:00:00:00:00:00"], 2,
+         ["--mac: 00:00:00:00:00:00 is not a unicast MAC address"])
+    case("gateway-mac-broadcast", null + ["--gateway-mac", "ff:ff:ff:ff:ff:ff"], 2,
+         ["--gateway-mac: ff:ff:ff:ff:ff:ff is not a unicast MAC address"])
+    case("gateway-mac-zero", null + ["--gateway-mac", "00:00:00:00:00:00"], 2,
+         ["--gateway-mac: 00:00:00:00:00:00 is not a unicast MAC address"])
     case("bad-ipv4", null + ["--ipv4", "192.0.2.300"], 2,
          ["bad IPv4 address '192.0.2.300'", "192.0.2.1"])
     case("ipv6-as-ipv4", null + ["--ipv4", "2001:db8::1"], 2, ["bad IPv4 address '2001:db8::1'"])
@@ -478,6 +495,12 @@ def main():
                 ["dataplane.mtu", "100", "576..9216"])
     config_case("config-bad-mac", '[dataplane]\nports = ["net_null0"]\nmac = "zz:00:00:00:00:01"\n',
                 2, ["dataplane.mac", "zz:00:00:00:00:01", "02:00:00:00:00:01"])
+    config_case("config-mac-multicast",
+                '[dataplane]\nports = ["net_null0"]\nmac = "01:00:5e:00:00:01"\n', 2,
+                ["dataplane.mac", "01:00:5e:00:00:01 is not a unicast MAC address"])
+    config_case("config-gateway-mac-zero",
+                '[dataplane]\nports = ["net_null0"]\ngateway_mac = "00:00:00:00:00:00"\n', 2,
+                ["dataplane.gateway_mac", "00:00:00:00:00:00 is not a unicast MAC address"])
     config_case("config-ipv6-as-ipv4", '[dataplane]\nports = ["net_null0"]\nipv4 = "2001:db8::1"\n',
                 2, ["dataplane.ipv4", "must be an IPv4 address"])
     config_case("config-unknown-key", '[dataplane]\nports = ["net_null0"]\nbogus_key = 1\n', 2,

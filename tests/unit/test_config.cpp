@@ -238,6 +238,15 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
          "sluice.toml:2: dataplane.kind: \"vpp\" is not one of \"dpdk\", \"xdp\""},
         {"dataplane ipv4 family", "[dataplane]\nipv4 = \"::1\"\n",
          "sluice.toml:2: dataplane.ipv4: must be an IPv4 address"},
+        {"dataplane mac not unicast", "[dataplane]\nmac = \"01:00:5e:00:00:01\"\n",
+         "sluice.toml:2: dataplane.mac: 01:00:5e:00:00:01 is not a unicast MAC address"},
+        {"dataplane mac all zeros", "[dataplane]\nmac = \"00:00:00:00:00:00\"\n",
+         "sluice.toml:2: dataplane.mac: 00:00:00:00:00:00 is not a unicast MAC address"},
+        {"gateway_mac broadcast", "[dataplane]\ngateway_mac = \"ff:ff:ff:ff:ff:ff\"\n",
+         "sluice.toml:2: dataplane.gateway_mac: ff:ff:ff:ff:ff:ff is not a unicast MAC address"},
+        {"gateway_mac mixed separators", "[dataplane]\ngateway_mac = \"02:00-00:00:00:fe\"\n",
+         "sluice.toml:2: dataplane.gateway_mac: \"02:00-00:00:00:fe\" is not a MAC address (like "
+         "02:00:00:00:00:01)"},
         {"mtu", "[dataplane]\nmtu = 100\n",
          "sluice.toml:2: dataplane.mtu: 100 is out of range 576..9216"},
         {"socket mode", "[control]\nsocket_mode = \"0999\"\n",
@@ -257,6 +266,28 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
             CHECK(got == c.message);
         }
     }
+}
+
+TEST_CASE("parse_mac: six pairs of hex digits and one separator, nothing else", "[config]") {
+    using sluice::config::Mac;
+    using sluice::config::parse_mac;
+    CHECK(parse_mac("02:00:5E:0a:Ff:01") == Mac{0x02, 0x00, 0x5e, 0x0a, 0xff, 0x01});
+    CHECK(parse_mac("02-00-00-00-00-01") == Mac{0x02, 0, 0, 0, 0, 0x01});
+    // What sscanf's %2x took (sluice-dataplane's --mac and --gateway-mac did).
+    for (const char *junk :
+         {"-1:-1:-1:-1:-1:-1", "0x:0x:0x:0x:0x:0x", "+1:+2:+3:+4:+5:+6", " 1: 2: 3: 4: 5: 6",
+          "02:00:00:00:00:1 ", "02:00:00:00:00:0g", "02:00:00:00:00",
+          "02:00:00:00:00:01:", "02.00.00.00.00.01", "02:00-00:00:00:01", "0200:00:00:00:01:"}) {
+        INFO(junk);
+        CHECK_FALSE(parse_mac(junk));
+    }
+    // The dataplane's command line takes ':' only.
+    CHECK(parse_mac("02:00:00:00:00:01", ":"));
+    CHECK_FALSE(parse_mac("02-00-00-00-00-01", ":"));
+    CHECK(sluice::config::is_unicast_mac(Mac{0x02, 0, 0, 0, 0, 1}));
+    CHECK_FALSE(sluice::config::is_unicast_mac(Mac{0x01, 0, 0x5e, 0, 0, 1}));
+    CHECK_FALSE(sluice::config::is_unicast_mac(Mac{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
+    CHECK_FALSE(sluice::config::is_unicast_mac(Mac{}));
 }
 
 TEST_CASE("socket_mode as an octal integer, metrics on [::1]", "[config]") {

@@ -117,8 +117,14 @@ void validate_services(const std::vector<Service> &services, const DataplaneConf
 // Addresses and MACs as operators write them.
 std::optional<Address> parse_address(std::string_view text);
 std::string format_address(const Address &address);
-std::optional<Mac> parse_mac(std::string_view text);
+// A MAC is six pairs of hex digits, each pair separated from the next by the
+// same one of `separators` (the config file and the API take ':' and '-';
+// sluice-dataplane's command line only ':'); nothing else, not even a space.
+std::optional<Mac> parse_mac(std::string_view text, std::string_view separators = ":-");
 std::string format_mac(const Mac &mac);
+// Neither a group address (multicast, broadcast: the low bit of the first
+// byte) nor all zeros: what a frame can be sent to, or from.
+bool is_unicast_mac(const Mac &mac);
 // A 128-bit hash seed written as 32 hex digits.
 std::optional<sl_hash_seed> parse_seed(std::string_view text);
 
