@@ -276,6 +276,16 @@ bool is_unusable(const Address &a) {
     return a.bytes == zero || a.bytes[0] == 0xff;
 }
 
+bool is_loopback(const Address &a) {
+    static const std::array<uint8_t, 16> v6_loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                     0, 0, 0, 0, 0, 0, 0, 1};
+    return a.family == SL_AF_INET ? a.bytes[0] == 127 : a.bytes == v6_loopback;
+}
+
+const char *const kNotOwn =
+    " is unspecified, broadcast, multicast or loopback: it cannot be the box's own address (the "
+    "source of its ARP/ND answers and ICMP errors, the outer source of encapsulated packets)";
+
 DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
     DataplaneConfig d;
     TableReader r(t, "dataplane", path);
@@ -315,9 +325,15 @@ DataplaneConfig parse_dataplane(const toml::table &t, const std::string &path) {
     if (d.ipv4 && d.ipv4->family != SL_AF_INET) {
         r.fail_at(r.get("ipv4"), "ipv4", "must be an IPv4 address");
     }
+    if (d.ipv4 && !is_own_address_usable(*d.ipv4)) {
+        r.fail_at(r.get("ipv4"), "ipv4", format_address(*d.ipv4) + kNotOwn);
+    }
     d.ipv6 = r.address("ipv6");
     if (d.ipv6 && d.ipv6->family != SL_AF_INET6) {
         r.fail_at(r.get("ipv6"), "ipv6", "must be an IPv6 address");
+    }
+    if (d.ipv6 && !is_own_address_usable(*d.ipv6)) {
+        r.fail_at(r.get("ipv6"), "ipv6", format_address(*d.ipv6) + kNotOwn);
     }
     d.gateway_mac = unicast_mac("gateway_mac");
     if (auto v = r.integer("mtu", 576, 9216)) {
@@ -795,6 +811,10 @@ std::string format_mac(const Mac &m) {
     std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
                   m[5]);
     return buf;
+}
+
+bool is_own_address_usable(const Address &a) {
+    return !is_unusable(a) && !is_loopback(a);
 }
 
 bool is_unicast_mac(const Mac &m) {

@@ -2,6 +2,7 @@
 #include "options.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdio>
 #include <fmt/core.h>
@@ -33,24 +34,47 @@ Mac parse_mac(std::string_view option, std::string_view s) {
     return *m;
 }
 
-std::array<uint8_t, 4> parse_ipv4(std::string_view s) {
-    std::array<uint8_t, 4> a{};
-    const std::string str(s);
-    if (inet_pton(AF_INET, str.c_str(), a.data()) != 1) {
-        throw OptionError(
-            fmt::format("bad IPv4 address '{}': expected a dotted quad (192.0.2.1)", str));
+namespace {
+
+// The box's own addresses answer ARP/ND and are the source of its ICMP
+// errors and the outer source of everything it encapsulates: an address no
+// host can send to or reply to (0.0.0.0, 255.255.255.255, multicast,
+// loopback; ::, ::1, ff00::/8) is refused, as in the config file.
+void check_own_address(std::string_view option, std::string_view text,
+                       const config::Address &address) {
+    if (!config::is_own_address_usable(address)) {
+        throw OptionError(fmt::format("{} {} is unspecified, broadcast, multicast or loopback: it "
+                                      "cannot be the box's own address (the source of its ARP/ND "
+                                      "answers and ICMP errors, the outer source of encapsulated "
+                                      "packets)",
+                                      option, text));
     }
-    return a;
+}
+
+} // namespace
+
+std::array<uint8_t, 4> parse_ipv4(std::string_view s) {
+    config::Address a{SL_AF_INET, {}};
+    const std::string str(s);
+    if (inet_pton(AF_INET, str.c_str(), a.bytes.data()) != 1) {
+        throw OptionError(
+            fmt::format("--ipv4: bad IPv4 address '{}': expected a dotted quad (192.0.2.1)", str));
+    }
+    check_own_address("--ipv4", s, a);
+    std::array<uint8_t, 4> v4{};
+    std::copy_n(a.bytes.begin(), 4, v4.begin());
+    return v4;
 }
 
 std::array<uint8_t, 16> parse_ipv6(std::string_view s) {
-    std::array<uint8_t, 16> a{};
+    config::Address a{SL_AF_INET6, {}};
     const std::string str(s);
-    if (inet_pton(AF_INET6, str.c_str(), a.data()) != 1) {
-        throw OptionError(
-            fmt::format("bad IPv6 address '{}': expected an IPv6 address (2001:db8::1)", str));
+    if (inet_pton(AF_INET6, str.c_str(), a.bytes.data()) != 1) {
+        throw OptionError(fmt::format(
+            "--ipv6: bad IPv6 address '{}': expected an IPv6 address (2001:db8::1)", str));
     }
-    return a;
+    check_own_address("--ipv6", s, a);
+    return a.bytes;
 }
 
 std::string format_mac(const Mac &m) {

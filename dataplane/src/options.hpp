@@ -46,8 +46,10 @@ class OptionError : public std::runtime_error {
 
 // "02:00:00:00:00:01", unicast; messages name `option`. Throws OptionError.
 Mac parse_mac(std::string_view option, std::string_view s);
-std::array<uint8_t, 4> parse_ipv4(std::string_view s);  // throws OptionError
-std::array<uint8_t, 16> parse_ipv6(std::string_view s); // throws OptionError
+// The box's own addresses (--ipv4, --ipv6): usable ones only (not
+// unspecified, broadcast, multicast or loopback). Throw OptionError.
+std::array<uint8_t, 4> parse_ipv4(std::string_view s);
+std::array<uint8_t, 16> parse_ipv6(std::string_view s);
 std::string format_mac(const Mac &m);
 
 // Parses the application arguments (argv[0] is the program name). Returns

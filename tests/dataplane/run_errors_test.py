@@ -467,6 +467,13 @@ def main():
     case("bad-ipv6", null + ["--ipv6", "2001:db8:::1"], 2,
          ["bad IPv6 address '2001:db8:::1'", "2001:db8::1"])
     case("ipv4-as-ipv6", null + ["--ipv6", "192.0.2.1"], 2, ["bad IPv6 address '192.0.2.1'"])
+    # The box's own addresses: the outer source of every encapsulated packet.
+    for opt, bad in (("--ipv4", "0.0.0.0"), ("--ipv4", "255.255.255.255"),
+                     ("--ipv4", "224.0.0.5"), ("--ipv4", "127.0.0.1"), ("--ipv6", "::"),
+                     ("--ipv6", "::1"), ("--ipv6", "ff02::1")):
+        case(f"own-address-{bad}", null + [opt, bad], 2,
+             [f"{opt} {bad} is unspecified, broadcast, multicast or loopback",
+              "the box's own address"])
     case("mtu-zero", null + ["--mtu", "0"], 2, ["--mtu", "0", "576 to 9216"])
     case("mtu-too-big", null + ["--mtu", "99999"], 2, ["--mtu", "99999", "576 to 9216"])
     case("mtu-not-a-number", null + ["--mtu", "abc"], 2, ["--mtu", "abc", "576 to 9216"])
@@ -503,6 +510,10 @@ def main():
                 ["dataplane.gateway_mac", "00:00:00:00:00:00 is not a unicast MAC address"])
     config_case("config-ipv6-as-ipv4", '[dataplane]\nports = ["net_null0"]\nipv4 = "2001:db8::1"\n',
                 2, ["dataplane.ipv4", "must be an IPv4 address"])
+    config_case("config-ipv4-loopback", '[dataplane]\nports = ["net_null0"]\nipv4 = "127.0.0.1"\n',
+                2, ["dataplane.ipv4", "127.0.0.1 is unspecified, broadcast, multicast or loopback"])
+    config_case("config-ipv6-multicast", '[dataplane]\nports = ["net_null0"]\nipv6 = "ff02::1"\n',
+                2, ["dataplane.ipv6", "ff02::1 is unspecified, broadcast, multicast or loopback"])
     config_case("config-unknown-key", '[dataplane]\nports = ["net_null0"]\nbogus_key = 1\n', 2,
                 ["dataplane.bogus_key", "unknown key"])
     config_case("config-kind-xdp", '[dataplane]\nkind = "xdp"\nports = ["eth0"]\n', 2,

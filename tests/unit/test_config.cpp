@@ -116,6 +116,10 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
     };
     const std::string bk =
         "[[service.backend]]\naddress = \"10.0.0.2\"\nmac = \"02:00:00:00:00:02\"\n";
+    const std::string not_own =
+        " is unspecified, broadcast, multicast or loopback: it cannot be the box's own address "
+        "(the source of its ARP/ND answers and ICMP errors, the outer source of encapsulated "
+        "packets)";
     const std::vector<Case> cases = {
         {"TOML syntax", kHead + "[[service]\n", "sluice.toml:8: syntax: "},
         {"unknown top-level key", "sed = 1\n" + kHead, "sluice.toml:1: sed: unknown key"},
@@ -247,6 +251,20 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
         {"gateway_mac mixed separators", "[dataplane]\ngateway_mac = \"02:00-00:00:00:fe\"\n",
          "sluice.toml:2: dataplane.gateway_mac: \"02:00-00:00:00:fe\" is not a MAC address (like "
          "02:00:00:00:00:01)"},
+        {"dataplane ipv4 unspecified", "[dataplane]\nipv4 = \"0.0.0.0\"\n",
+         "sluice.toml:2: dataplane.ipv4: 0.0.0.0" + not_own},
+        {"dataplane ipv4 broadcast", "[dataplane]\nipv4 = \"255.255.255.255\"\n",
+         "sluice.toml:2: dataplane.ipv4: 255.255.255.255" + not_own},
+        {"dataplane ipv4 multicast", "[dataplane]\nipv4 = \"239.1.2.3\"\n",
+         "sluice.toml:2: dataplane.ipv4: 239.1.2.3" + not_own},
+        {"dataplane ipv4 loopback", "[dataplane]\nipv4 = \"127.0.0.2\"\n",
+         "sluice.toml:2: dataplane.ipv4: 127.0.0.2" + not_own},
+        {"dataplane ipv6 unspecified", "[dataplane]\nipv6 = \"::\"\n",
+         "sluice.toml:2: dataplane.ipv6: ::" + not_own},
+        {"dataplane ipv6 loopback", "[dataplane]\nipv6 = \"::1\"\n",
+         "sluice.toml:2: dataplane.ipv6: ::1" + not_own},
+        {"dataplane ipv6 multicast", "[dataplane]\nipv6 = \"ff02::1\"\n",
+         "sluice.toml:2: dataplane.ipv6: ff02::1" + not_own},
         {"mtu", "[dataplane]\nmtu = 100\n",
          "sluice.toml:2: dataplane.mtu: 100 is out of range 576..9216"},
         {"socket mode", "[control]\nsocket_mode = \"0999\"\n",
@@ -288,6 +306,21 @@ TEST_CASE("parse_mac: six pairs of hex digits and one separator, nothing else", 
     CHECK_FALSE(sluice::config::is_unicast_mac(Mac{0x01, 0, 0x5e, 0, 0, 1}));
     CHECK_FALSE(sluice::config::is_unicast_mac(Mac{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
     CHECK_FALSE(sluice::config::is_unicast_mac(Mac{}));
+}
+
+TEST_CASE("the box's own addresses: usable ones pass", "[config]") {
+    using sluice::config::is_own_address_usable;
+    using sluice::config::parse_address;
+    for (const char *ok : {"192.0.2.10", "10.0.0.1", "223.255.255.254", "240.0.0.1", "128.0.0.1",
+                           "2001:db8::1", "fe80::1", "::ffff:192.0.2.1"}) {
+        INFO(ok);
+        CHECK(is_own_address_usable(*parse_address(ok)));
+    }
+    for (const char *bad : {"0.0.0.0", "255.255.255.255", "224.0.0.1", "239.255.255.255",
+                            "127.0.0.1", "127.255.255.254", "::", "::1", "ff00::", "ff02::1"}) {
+        INFO(bad);
+        CHECK_FALSE(is_own_address_usable(*parse_address(bad)));
+    }
 }
 
 TEST_CASE("socket_mode as an octal integer, metrics on [::1]", "[config]") {

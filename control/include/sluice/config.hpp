@@ -117,6 +117,10 @@ void validate_services(const std::vector<Service> &services, const DataplaneConf
 // Addresses and MACs as operators write them.
 std::optional<Address> parse_address(std::string_view text);
 std::string format_address(const Address &address);
+// Not unspecified, broadcast, multicast or loopback: an address the box can
+// call its own (dataplane.ipv4 / ipv6: answered in ARP/ND, the source of its
+// ICMP errors and the outer source of encapsulated packets).
+bool is_own_address_usable(const Address &address);
 // A MAC is six pairs of hex digits, each pair separated from the next by the
 // same one of `separators` (the config file and the API take ':' and '-';
 // sluice-dataplane's command line only ':'); nothing else, not even a space.
