@@ -170,8 +170,10 @@ std::optional<Options> parse_options(int argc, char **argv) {
     app.add_option("-p,--port", ports,
                    "a port: PCI address (0000:03:00.0) or vdev spec "
                    "(net_memif0,role=server,socket=/tmp/m.sock); repeat for two-armed");
-    app.add_flag("--two-armed", two_armed,
-                 "traffic from port 0 leaves on port 1 and back (default: one-armed)");
+    const CLI::Option *two_armed_opt =
+        app.add_flag("--two-armed", two_armed,
+                     "traffic from port 0 leaves on port 1 and back (default: one-armed); "
+                     "--two-armed=false overrides the config file's two_armed = true");
     app.add_option("--mac", mac, "the box's MAC (default: the first port's MAC)");
     app.add_option("--ipv4", ipv4, "the box's IPv4 address (ARP, ICMP source, encap source)");
     app.add_option("--ipv6", ipv6, "the box's IPv6 address (ND, ICMPv6 source, encap source)");
@@ -206,9 +208,17 @@ std::optional<Options> parse_options(int argc, char **argv) {
     if (!ports.empty()) {
         o.ports = ports;
     }
-    if (two_armed) {
-        o.two_armed = true;
+    // Given on the command line, --two-armed=false included, it overrides
+    // the file (which only `true` from the command line did). The messages
+    // below say where two-armed mode and the ports came from.
+    std::string armed_from = "--two-armed";
+    if (two_armed_opt->count() > 0) {
+        o.two_armed = two_armed;
+    } else if (o.two_armed) {
+        armed_from = fmt::format("two_armed (from {})", o.config_path);
     }
+    const std::string ports_in =
+        ports.empty() && !o.config_path.empty() ? fmt::format(" in {}", o.config_path) : "";
     if (!mac.empty()) {
         o.mac = parse_mac("--mac", mac);
     }
@@ -243,16 +253,27 @@ std::optional<Options> parse_options(int argc, char **argv) {
         throw OptionError("no port given: use --port PCI-ADDRESS or --port VDEV-SPEC "
                           "(e.g. --port net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap)");
     }
-    if (o.ports.size() > 2 || (o.two_armed && o.ports.size() != 2)) {
-        throw OptionError(o.two_armed ? "--two-armed needs exactly two --port"
-                                      : "one-armed mode takes one --port (two with --two-armed)");
+    if (o.two_armed && o.ports.size() != 2) {
+        throw OptionError(
+            two_armed_opt->count() > 0
+                ? fmt::format("--two-armed needs exactly two --port ({} given{})", o.ports.size(),
+                              ports_in)
+                : fmt::format("{} needs exactly two ports ({} given{}): give two --port, or "
+                              "--two-armed=false",
+                              armed_from, o.ports.size(), ports_in));
+    }
+    if (o.ports.size() > 2) {
+        throw OptionError(fmt::format("one-armed mode takes one --port, two with --two-armed "
+                                      "({} given{})",
+                                      o.ports.size(), ports_in));
     }
     if (!o.two_armed && o.ports.size() != 1) {
-        throw OptionError("two ports given: add --two-armed, or give one port");
+        throw OptionError(
+            fmt::format("two ports given{}: add --two-armed, or give one port", ports_in));
     }
     if (o.two_armed && port_name(o.ports[0]) == port_name(o.ports[1])) {
-        throw OptionError(fmt::format("--two-armed needs two different ports; '{}' is given twice",
-                                      port_name(o.ports[0])));
+        throw OptionError(fmt::format("{} needs two different ports; '{}' is given twice{}",
+                                      armed_from, port_name(o.ports[0]), ports_in));
     }
     return o;
 }

@@ -198,16 +198,17 @@ def case(name, app, rc, msg, eal_msg=(), eal=None, sep=True, instance=None, pref
     check_run(name, argv, rc, msg, eal_msg, inst, pfx, keep_region, keep_dir)
 
 
-def config_case(name, text, rc, msg, eal_msg=(), path=None):
+def config_case(name, text, rc, msg, eal_msg=(), path=None, app=()):
     """A config file's [dataplane] section; its eal_args (when it has them)
-    carry the EAL arguments, the command line has none."""
+    carry the EAL arguments, the command line has none. `app`: sluice
+    options given on the command line too."""
     inst, pfx = new_run_ids()
     eal = ["-l", CPU, "--no-pci"] + NOHUGE + ["--file-prefix", pfx, "--log-level=*:warning"]
     if path is None:
         path = os.path.join(WORK, f"{name}.toml")
         with open(path, "w") as f:
             f.write(text.replace("@EAL@", ", ".join(f'"{a}"' for a in eal)))
-    argv = [DP, "--", "--config", path, "--instance", inst]
+    argv = [DP, "--", "--config", path, "--instance", inst, *app]
     check_run(name, argv, rc, msg, eal_msg, inst, pfx)
 
 
@@ -485,7 +486,10 @@ def main():
     case("rx-desc-too-small", null + ["--rx-desc", "10"], 2, ["--rx-desc", "64 to 8192"])
     case("bad-instance", null, 2, ["bad instance name 'no/slash'", "[A-Za-z0-9_-]"],
          instance="no/slash")
-    case("two-armed-one-port", null + ["--two-armed"], 2, ["--two-armed needs exactly two --port"])
+    case("two-armed-one-port", null + ["--two-armed"], 2,
+         ["--two-armed needs exactly two --port (1 given)"])
+    case("two-armed-false-two-ports", null + ["--port", "net_null1", "--two-armed=false"], 2,
+         ["two ports given", "--two-armed"])
     case("two-ports-one-armed", null + ["--port", "net_null1"], 2, ["two ports", "--two-armed"])
     case("two-armed-same-port", null + ["--port", "net_null0,size=64", "--two-armed"], 2,
          ["two different ports", "'net_null0' is given twice"])
@@ -547,6 +551,18 @@ def main():
     case("two-armed-second-refused", null + ["--port", "net_null1,bogus=1", "--two-armed"], 1,
          ["port 'net_null1' was not created", "refused 'net_null1,bogus=1'",
           "ports DPDK found: net_null0"])
+    # two_armed = true in the file: the error says so (it named --two-armed),
+    # and --two-armed=false overrides it (it was ignored): one-armed on the
+    # port given, which its driver refuses once the EAL runs.
+    config_case("config-two-armed-one-port",
+                '[dataplane]\nports = ["net_null0"]\ntwo_armed = true\neal_args = [@EAL@]\n', 2,
+                ["two_armed (from ", "config-two-armed-one-port.toml) needs exactly two ports",
+                 "(1 given in ", "--two-armed=false"])
+    config_case("config-two-armed-overridden",
+                '[dataplane]\nports = ["net_null0", "net_null1"]\ntwo_armed = true\n'
+                'eal_args = [@EAL@]\n', 1,
+                ["port 'net_null0' was not created", "refused 'net_null0,bogus=1'"],
+                app=["--two-armed=false", "--port", "net_null0,bogus=1"])
     config_case("config-two-armed-second-no-driver",
                 '[dataplane]\nports = ["net_null0", "net_bogus1"]\ntwo_armed = true\n'
                 'eal_args = [@EAL@]\n', 1, ["no DPDK driver", "net_bogus1"],
