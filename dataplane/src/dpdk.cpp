@@ -278,13 +278,26 @@ void Eal::remove_runtime_dir() noexcept {
 }
 
 Mempool::Mempool(const std::string &name, unsigned n, int socket, uint16_t data_room) {
-    mp_ = rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, data_room, socket);
+    constexpr unsigned cache = 256; // per lcore
+    mp_ = rte_pktmbuf_pool_create(name.c_str(), n, cache, 0, data_room, socket);
     if (mp_ == nullptr) {
-        throw DpdkError(fmt::format(
-            "cannot create mbuf pool of {} mbufs of {} bytes: {} (not enough hugepage memory? "
-            "add hugepages, or use --no-huge -m 256 --no-shconf, or --mbufs with a smaller "
-            "number)",
-            n, data_room, rte_err(rte_errno)));
+        // Short of memory (ENOMEM, ENOSPC): more of it, or a smaller pool.
+        // A pool too small (EINVAL: DPDK takes none of fewer mbufs than 1.5
+        // times the cache) needs a larger one instead: saying "smaller"
+        // then sent the operator the wrong way.
+        const int err = rte_errno;
+        std::string hint;
+        if (err == ENOMEM || err == ENOSPC) {
+            hint = " (not enough hugepage memory? add hugepages, or run with --no-huge -m MB "
+                   "--no-shconf and enough MB; or give fewer --mbufs, down to what the rings "
+                   "need, or a smaller --mtu for smaller mbufs)";
+        } else if (n < cache * 3 / 2) {
+            hint = fmt::format(" (DPDK makes no pool of fewer than {} mbufs, 1.5 times its "
+                               "per-lcore cache of {}: give --mbufs {} or more)",
+                               cache * 3 / 2, cache, cache * 3 / 2);
+        }
+        throw DpdkError(fmt::format("cannot create mbuf pool of {} mbufs of {} bytes: {}{}", n,
+                                    data_room, rte_err(err), hint));
     }
 }
 

@@ -35,6 +35,17 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+// The mbufs that can be out of the pool at once: every RX ring full and every
+// TX ring full, an RX burst and a TX buffer in flight per port and worker,
+// and per worker the pool's per-lcore cache (256, dpdk.cpp) and a burst being
+// answered. A smaller pool runs dry: RX rings left unfilled, packets dropped
+// as rx_nombuf with no packet in sight (DPDK itself takes no pool of fewer
+// than 384, 1.5 times the cache).
+unsigned mbufs_needed(const sluice::dp::Options &o, unsigned n_ports, unsigned n_workers) {
+    using sluice::dp::kBurst;
+    return n_ports * n_workers * (o.rx_desc + o.tx_desc + 2 * kBurst) + n_workers * (256 + kBurst);
+}
+
 extern "C" void on_signal(int) {
     g_stop.store(true, std::memory_order_relaxed);
 }
@@ -68,6 +79,18 @@ int run(int argc, char **argv) {
         return 0;
     }
     const Options &opts = *parsed;
+    // A usage error as far as it shows before the EAL runs: one worker
+    // needs this many, more workers more (checked once they are known).
+    const auto n_given_ports = static_cast<unsigned>(opts.ports.size());
+    if (opts.mbufs != 0 && opts.mbufs < mbufs_needed(opts, n_given_ports, 1)) {
+        throw OptionError(fmt::format(
+            "--mbufs {} is too few: {} port(s) with --rx-desc {} and --tx-desc {} need at least {} "
+            "with one worker (full RX and TX rings, bursts in flight, the pool's per-lcore "
+            "cache), more with more workers; give --mbufs {} or more, or leave it out (sized "
+            "from ports, queues and descriptors)",
+            opts.mbufs, n_given_ports, opts.rx_desc, opts.tx_desc,
+            mbufs_needed(opts, n_given_ports, 1), mbufs_needed(opts, n_given_ports, 1)));
+    }
     const uint64_t t_start = mono_ns();
     auto step = [&](const char *what) {
         if (opts.verbose) {
@@ -137,11 +160,17 @@ int run(int argc, char **argv) {
         lcores.resize(n_workers);
     }
     const unsigned n_ports = static_cast<unsigned>(ports.info().size());
+    const unsigned needed = mbufs_needed(opts, n_ports, n_workers);
     unsigned mbufs = opts.mbufs;
     if (mbufs == 0) {
-        mbufs = n_ports * n_workers * (opts.rx_desc + opts.tx_desc + 2 * kBurst) +
-                n_workers * (256 + kBurst) + 4096;
-        mbufs = std::max(mbufs, 8191u);
+        mbufs = std::max(needed + 4096, 8191u);
+    } else if (mbufs < needed) {
+        throw DpdkError(fmt::format(
+            "--mbufs {} is too few for {} port(s) and {} worker(s) with --rx-desc {} and "
+            "--tx-desc {}: full RX and TX rings, bursts in flight and the pool's per-lcore "
+            "caches take up to {}; give --mbufs {} or more, or leave it out (then {})",
+            mbufs, n_ports, n_workers, opts.rx_desc, opts.tx_desc, needed, needed,
+            std::max(needed + 4096, 8191u)));
     }
     // Each mbuf holds a whole frame of the MTU, after the headroom that
     // encapsulation writes into.

@@ -484,6 +484,14 @@ def main():
     case("gue-port-too-big", null + ["--gue-port", "70000"], 2,
          ["--gue-port", "70000", "1 to 65535"])
     case("rx-desc-too-small", null + ["--rx-desc", "10"], 2, ["--rx-desc", "64 to 8192"])
+    # Fewer mbufs than the rings of one worker hold (DPDK took 384 and more,
+    # and refused fewer with advice to give fewer).
+    case("mbufs-too-few", null + ["--mbufs", "100"], 2,
+         ["--mbufs 100 is too few", "1 port(s) with --rx-desc 1024 and --tx-desc 1024 need at "
+          "least", "or leave it out"])
+    case("mbufs-too-few-small-rings", null + ["--rx-desc", "64", "--tx-desc", "64",
+                                              "--mbufs", "400"], 2,
+         ["--mbufs 400 is too few", "--rx-desc 64 and --tx-desc 64 need at least"])
     case("bad-instance", null, 2, ["bad instance name 'no/slash'", "[A-Za-z0-9_-]"],
          instance="no/slash")
     case("two-armed-one-port", null + ["--two-armed"], 2,
@@ -580,6 +588,14 @@ def main():
         case("pci-absent", ["--port", pci], 1,
              [f"port '{pci}' does not exist", "ports DPDK found: none", "vfio-pci", "--no-pci"],
              eal=["-l", CPU] + NOHUGE)
+    # Enough for one worker, too few for the two that two lcores give.
+    case("mbufs-too-few-for-workers", null + ["--rx-desc", "64", "--tx-desc", "64",
+                                              "--mbufs", "700"], 1,
+         ["--mbufs 700 is too few for 1 port(s) and 2 worker(s)", "or leave it out"],
+         eal=["--lcores", f"(0-1)@{CPU}", "--no-pci"] + NOHUGE)
+    case("mbufs-no-memory", null + ["--mbufs", "400000"], 1,
+         ["cannot create mbuf pool of 400000 mbufs", "not enough hugepage memory",
+          "give fewer --mbufs"])
     n = max_workers() + 1
     case("too-many-lcores", null, 1, [f"{n} lcores given", f"at most {n - 1}"],
          eal=["--lcores", f"(0-{n - 1})@{CPU}", "--no-pci"] + NOHUGE)
@@ -618,6 +634,10 @@ def main():
             os.unlink(f"/dev/shm/sluice-{jumbo}")
 
     # --- The positive control, then bad starts on state that exists. ---
+    mbufs = positive_control("mbufs-start", ("--port", "net_null0", "--rx-desc", "64",
+                                             "--tx-desc", "64", "--mbufs", "1024"))
+    if mbufs is not None:
+        os.unlink(f"/dev/shm/sluice-{mbufs}")
     inst = positive_control()
     if inst is not None:
         _, keep_prefix = new_run_ids()
