@@ -148,6 +148,10 @@ inline void process(WorkerCtx &w, rte_mbuf *m, unsigned rx_idx, const sl_tables 
     sl_pkt pkt;
     const enum sl_verdict v = sl_parse(data, len, &pkt);
     const Box &box = *w.box;
+    if (v != SL_VERDICT_DROP && !sl_l2_for_us(data, box.enc.box_mac, v)) {
+        drop(w, m, SL_DROP_NOT_FOR_US); // flooded, or another host's: never forwarded again
+        return;
+    }
     switch (v) {
         case SL_VERDICT_FLOW:
         case SL_VERDICT_ICMP_ERROR: {

@@ -121,7 +121,8 @@ unsigned floor_burst(const sl_tables *t, const Floor &f, const sl_encap_ctx &ctx
     uint16_t l3_len[kBurst];
     const uint16_t *slot[kBurst];
     for (unsigned i = 0; i < n; i++) {
-        if (!va::sl_burst_parse4(frames[i], kFrame, &w0[i], &w1[i], &l3_len[i])) {
+        if (!va::sl_burst_parse4(frames[i], kFrame, va::sl_burst_box_mac48(&ctx), &w0[i], &w1[i],
+                                 &l3_len[i])) {
             w0[i] = 0;
             w1[i] = 0;
         }

@@ -85,9 +85,10 @@ add("too_big", eth() / IPv6(src="2001:db8:fe::50", dst="2001:db8::101") /
     UDP(sport=45003, dport=80) / Raw(b"B" * (MTU - 40 - 8)))
 add("too_big", eth() / IP(src="192.0.2.200", dst="10.0.0.3", flags="DF") /
     TCP(sport=45004, dport=443) / Raw(b"G" * (MTU - 40)))
-# The same sent to the link-layer broadcast address: no ICMP error answers it
-# (RFC 1122 3.2.2).
-add("drop:mtu_exceeded", Ether(src=ROUTER, dst="ff:ff:ff:ff:ff:ff") /
+# The same sent to the link-layer broadcast address: not for the box at L2
+# (only ARP and ND are), dropped before anything could answer it (an ICMP
+# error must not, RFC 1122 3.2.2).
+add("drop:not_for_us", Ether(src=ROUTER, dst="ff:ff:ff:ff:ff:ff") /
     IP(src="192.0.2.201", dst="10.0.0.3", flags="DF") / TCP(sport=45005, dport=443) /
     Raw(b"G" * (MTU - 40)))
 
@@ -125,6 +126,20 @@ add("echo_reply", eth() / IP(src="198.51.100.9", dst="10.0.0.1") / ICMP(id=7, se
 add("echo_reply", eth() / IP(src="198.51.100.9", dst=BOX_IP4) / ICMP(id=7, seq=2) / Raw(b"ping"))
 add("echo_reply", eth() / IPv6(src="2001:db8::fe", dst="2001:db8::100") / ICMPv6EchoRequest(id=9, seq=3))
 add("drop:not_for_us", eth() / IP(src="198.51.100.9", dst="10.9.9.9") / ICMP(id=7, seq=3))
+
+# --- VIP traffic not addressed to the box at L2: flooded towards a backend
+# (forwarded again, it would reach the backend twice, and loop between two
+# boxes on one link), or sent to a group address ---------------------------------
+add("drop:not_for_us", Ether(src=BOX_MAC, dst="02:00:00:00:01:01") /
+    IP(src="198.51.100.10", dst="10.0.0.1") / TCP(sport=10000, dport=80, flags="S"))
+add("drop:not_for_us", Ether(src=ROUTER, dst="ff:ff:ff:ff:ff:ff") /
+    IP(src="203.0.113.60", dst="10.0.0.2") / UDP(sport=45060, dport=53) / Raw(b"b"))
+add("drop:not_for_us", Ether(src=ROUTER, dst="33:33:00:00:00:01") /
+    IPv6(src="2001:db8:ff::60", dst="2001:db8::100") / TCP(sport=45061, dport=443))
+add("drop:not_for_us", Ether(src=ROUTER, dst="ff:ff:ff:ff:ff:ff") /
+    IP(src="198.51.100.9", dst="10.0.0.1") / ICMP(id=7, seq=4))
+add("drop:not_for_us", Ether(src=ROUTER, dst="02:00:00:00:00:99") /
+    ARP(op=1, hwsrc=ROUTER, psrc="192.0.2.254", pdst=BOX_IP4))
 
 # --- not for a VIP, or nothing to forward to ---------------------------------
 add("drop:not_vip", eth() / IP(src="198.51.100.9", dst="10.9.9.9") / TCP(sport=1, dport=80))

@@ -9,8 +9,10 @@
 // The same parse.h / decide.h / rewrite.h verdicts as the dataplane, with no
 // DPDK: what the real binary must do with each packet.
 //
-// sluice-dp-lookup --instance I --pcap FILE [--box-ipv4 A] [--box-ipv6 A] [--mtu N]
-//                    [--gue-port P]
+// sluice-dp-lookup --instance I --pcap FILE [--box-mac M] [--gateway-mac M]
+//                    [--box-ipv4 A] [--box-ipv6 A] [--mtu N] [--gue-port P]
+// (MACs as aa:bb:cc:dd:ee:ff; without --gateway-mac encapsulation has no
+// gateway and is dropped, as in the dataplane)
 #include <arpa/inet.h>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +27,19 @@
 #include "sluice/rewrite.h"
 
 namespace {
+
+bool parse_mac(const std::string &s, uint8_t out[6]) {
+    unsigned v[6];
+    char tail = 0;
+    if (s.size() != 17 || std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
+                                      &v[3], &v[4], &v[5], &tail) != 6) {
+        return false;
+    }
+    for (int i = 0; i < 6; i++) {
+        out[i] = static_cast<uint8_t>(v[i]);
+    }
+    return true;
+}
 
 std::string addr_str(uint8_t family, const uint8_t *a) {
     char buf[INET6_ADDRSTRLEN] = {};
@@ -86,6 +101,16 @@ int main(int argc, char **argv) {
             has4 = inet_pton(AF_INET, v.c_str(), &ctx.box_ip4) == 1;
         } else if (k == "--box-ipv6") {
             has6 = inet_pton(AF_INET6, v.c_str(), ctx.box_ip6) == 1;
+        } else if (k == "--box-mac") {
+            if (!parse_mac(v, ctx.box_mac)) {
+                fmt::print(stderr, "sluice-dp-lookup: bad --box-mac {}\n", v);
+                return 2;
+            }
+        } else if (k == "--gateway-mac") {
+            if (!parse_mac(v, ctx.gw_mac)) {
+                fmt::print(stderr, "sluice-dp-lookup: bad --gateway-mac {}\n", v);
+                return 2;
+            }
         } else if (k == "--mtu") {
             ctx.mtu = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--gue-port") {
@@ -119,7 +144,13 @@ int main(int argc, char **argv) {
                 fmt::format("{{\"i\": {}, \"verdict\": \"{}\"", idx, verdict_name(v));
             std::string outcome = "drop";
             unsigned drop = SL_DROP_NONE;
-            switch (v) {
+            // the dataplane's order: the parse, then the L2 destination
+            const sl_verdict vv =
+                v != SL_VERDICT_DROP && !sl_l2_for_us(frame, ctx.box_mac, v) ? SL_VERDICT_DROP : v;
+            if (vv != v) {
+                pkt.drop = SL_DROP_NOT_FOR_US;
+            }
+            switch (vv) {
                 case SL_VERDICT_FLOW:
                 case SL_VERDICT_ICMP_ERROR: {
                     if (t == nullptr) {

@@ -43,8 +43,8 @@ echo "== one RX queue: every packet forwarded as predicted"
 veth_pair "$snd" "$dpe"
 $py "$here/multiqueue.py" gen in.pcap
 "$region" publish --instance "$inst" --spec "$here/services.json"
-"$lookup" --instance "$inst" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
-    --mtu 1500 >pred.jsonl
+"$lookup" --instance "$inst" --pcap in.pcap --box-mac 02:00:00:00:00:aa \
+    --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 --mtu 1500 >pred.jsonl
 start_dp dp1.log "net_af_xdp0,iface=$dpe" "${box6[@]}"
 nsx $py "$here/multiqueue.py" send --iface "$snd" --veth "$snd" "$dpe" --pred pred.jsonl \
     --region "$region" --instance "$inst" in.pcap out.pcap stats.json

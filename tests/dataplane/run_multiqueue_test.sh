@@ -56,8 +56,8 @@ box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
      --gateway-mac 02:00:00:00:00:fe)
 $py "$here/multiqueue.py" gen in.pcap
 "$region" publish --instance "$inst" --spec "$here/services.json"
-"$lookup" --instance "$inst" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
-    --mtu 1500 >pred.jsonl
+"$lookup" --instance "$inst" --pcap in.pcap --box-mac 02:00:00:00:00:aa \
+    --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 --mtu 1500 >pred.jsonl
 
 # More queues than workers: refused at start with a clear error (the
 # kernel would feed the sockets no worker reads, and lose their packets).
@@ -148,7 +148,8 @@ echo "== jumbo frames: MTU 9000, af_packet frames of 10240 bytes"
 # MTU + 88: the kernel puts a frame 66 bytes in; blocks a multiple of it).
 for i in "$snd" "$dpe"; do ip -n "$ns" link set "$i" mtu 9000; done
 $py "$here/multiqueue.py" gen --ip-size 8940 jumbo.pcap
-"$lookup" --instance "$inst" --pcap jumbo.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
-    --mtu 9000 >pred-jumbo.jsonl
+"$lookup" --instance "$inst" --pcap jumbo.pcap --box-mac 02:00:00:00:00:aa \
+    --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 --mtu 9000 \
+    >pred-jumbo.jsonl
 run_phase 9000 ",framesz=10240,blocksz=20480" jumbo.pcap pred-jumbo.jsonl
 echo "PASS"

@@ -9,6 +9,8 @@
 # Phase 1: with the services of services.json published.
 # Phase 2: the same input with nothing published (no_table, ARP/ND/echo for
 #          the box's own addresses still answered).
+# Phase 3: the same input without a gateway MAC (ipip/gue: encap_failed).
+# Phase 4: jumbo frames.
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_DP_LOOKUP, SLUICE_TEST_DIR.
@@ -38,6 +40,7 @@ work=$(mktemp -d /tmp/sluice-dp-pcap.XXXXXX)
 inst_a=dptest-pcap-$$
 inst_b=dptest-pcap-empty-$$
 inst_c=dptest-pcap-jumbo-$$
+inst_d=dptest-pcap-nogw-$$
 dp_pid=
 prefix=sluice-dptest-pcap-$$
 cleanup() {
@@ -45,6 +48,7 @@ cleanup() {
     "$region" unlink --instance "$inst_a" 2>/dev/null || true
     "$region" unlink --instance "$inst_b" 2>/dev/null || true
     "$region" unlink --instance "$inst_c" 2>/dev/null || true
+    "$region" unlink --instance "$inst_d" 2>/dev/null || true
     rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -53,6 +57,8 @@ cd "$work"
 mtu=1500
 box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
      --gateway-mac 02:00:00:00:00:fe)
+lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
+            --box-ipv6 2001:db8::1)
 n=$($py "$here/gen_pcap.py" in.pcap expect.json | awk '{print $1}')
 echo "input: $n packets"
 
@@ -102,8 +108,7 @@ PY
         return 1
     fi
     "$region" counters --instance "$1" >counters.json
-    "$lookup" --instance "$1" --pcap in.pcap --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1 \
-        --mtu "$mtu" >pred.jsonl
+    "$lookup" --instance "$1" --pcap in.pcap "${lookup_box[@]}" --mtu "$mtu" >pred.jsonl
 }
 
 echo "== phase 1: services published"
@@ -117,7 +122,27 @@ run_dataplane "$inst_b"
 grep -q '"no_table": [1-9]' counters.json || { echo "FAIL: no no_table drops"; exit 1; }
 $py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
 
-echo "== phase 3: jumbo frames, --mtu 9000"
+echo "== phase 3: no gateway MAC"
+# Without --gateway-mac, encapsulated frames would go to 00:00:00:00:00:00:
+# every ipip/gue packet is dropped as encap_failed (not answered with
+# fragmentation-needed either), dsr-l2 and the rest as in phase 1.
+box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1)
+lookup_box=(--box-mac 02:00:00:00:00:aa --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1)
+"$region" publish --instance "$inst_d" --spec "$here/services.json"
+run_dataplane "$inst_d"
+grep -q '"encap_failed": [1-9]' counters.json || { echo "FAIL: no encap_failed drops"; exit 1; }
+if grep -q '"fwd": "\(ipip\|gue\)".*"outcome": "forward"' pred.jsonl ||
+    ! grep -q '"fwd": "ipip".*"drop": "encap_failed"' pred.jsonl; then
+    echo "FAIL: sluice-dp-lookup does not predict encap_failed for ipip without a gateway MAC"
+    exit 1
+fi
+$py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
+box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
+     --gateway-mac 02:00:00:00:00:fe)
+lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
+            --box-ipv6 2001:db8::1)
+
+echo "== phase 4: jumbo frames, --mtu 9000"
 # Frames of up to 9000-byte IP packets fit one mbuf (the dataplane drops
 # chained ones): forwarded as dsr-l2 and IPIP up to the MTU, answered with
 # fragmentation-needed above it.

@@ -146,9 +146,8 @@ Tables make_tables() {
 sl_encap_ctx make_ctx() {
     sl_encap_ctx ctx;
     sl_encap_ctx_defaults(&ctx);
-    const uint8_t box[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01};
     const uint8_t gw[6] = {0x02, 0x99, 0x88, 0x77, 0x66, 0x02};
-    std::memcpy(ctx.box_mac, box, 6);
+    std::memcpy(ctx.box_mac, pktbuild::kMacB.b, 6); // Builder::eth()'s destination
     std::memcpy(ctx.gw_mac, gw, 6);
     inet_pton(AF_INET, "198.51.100.1", &ctx.box_ip4);
     inet_pton(AF_INET6, "2001:db8:ff::1", ctx.box_ip6);
@@ -188,6 +187,9 @@ Generic run_generic(const sl_tables *t, const sl_encap_ctx *ctx, Buf &b) {
     const sl_verdict v = sl_parse(b.frame(), b.len, &pkt);
     if (v != SL_VERDICT_FLOW && v != SL_VERDICT_ICMP_ERROR) {
         return {Generic::Other};
+    }
+    if (!sl_l2_for_us(b.frame(), ctx->box_mac, v)) {
+        return {Generic::Other}; // the dataplane's not_for_us, after the parse
     }
     const sl_decision d = sl_decide(t, &pkt);
     if (d.drop != SL_DROP_NONE) {
@@ -285,6 +287,28 @@ std::string ip4_text(uint32_t host) {
     return s;
 }
 
+// A destination that is not the box's (kMacB): another host's, say a
+// backend's (flooded to the box), broadcast, multicast, or the box's MAC
+// but for one bit.
+pktbuild::Mac other_mac(std::mt19937 &rng) {
+    pktbuild::Mac m = pktbuild::kMacB;
+    switch (rng() % 4) {
+        case 0:
+            m = pktbuild::Mac{{0x02, 0x00, 0x00, 0x00, 0x01, 0x01}};
+            break;
+        case 1:
+            m = pktbuild::Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+            break;
+        case 2:
+            m = pktbuild::Mac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+            break;
+        default:
+            m.b[rng() % 6] ^= static_cast<uint8_t>(1u << (1 + rng() % 7));
+            break;
+    }
+    return m;
+}
+
 // The L4 header (TCP with options now and then), a payload of one of the
 // test's sizes and, now and then, Ethernet padding to min_pad bytes or more.
 Bytes random_l4(Builder &b, std::mt19937 &rng, uint8_t proto, uint16_t sport, uint16_t dport,
@@ -335,7 +359,11 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
         o6.tclass = static_cast<uint8_t>(rng());
         const int odd = plain_only ? 0 : static_cast<int>(rng() % 10);
         Builder b;
-        b.eth();
+        if (odd == 4) {
+            b.eth(pktbuild::kMacA, other_mac(rng));
+        } else {
+            b.eth();
+        }
         if (odd == 3) {
             b.vlan(static_cast<uint16_t>(rng() & 0xfff));
         }
@@ -359,7 +387,11 @@ Bytes random_frame(std::mt19937 &rng, bool plain_only = false) {
         o.frag_off = static_cast<uint16_t>(0x2000 | (rng() % 4)); // MF, maybe an offset
     }
     Builder b;
-    b.eth();
+    if (odd == 4) {
+        b.eth(pktbuild::kMacA, other_mac(rng));
+    } else {
+        b.eth();
+    }
     if (odd == 3) {
         b.vlan(static_cast<uint16_t>(rng() & 0xfff));
     }
@@ -512,6 +544,86 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
     CHECK(tally.forward6 >= 15);
     CHECK(tally.forward6_encap >= 9); // 13: IPv6 in IPv6; 18: in IPv4; 19: GUE over IPv6
     CHECK(tally.forward_to6 >= 9);    // 5 (IPv4 in IPv6), 13 and 19
+}
+
+// A neighbour solicitation for 2001:db8::10 (a VIP of make_tables) to dst.
+Bytes ns_frame(pktbuild::Mac dst) {
+    pktbuild::Ipv6Opts o;
+    o.hop_limit = 255;
+    Bytes target(16, 0);
+    inet_pton(AF_INET6, "2001:db8::10", target.data());
+    return Builder()
+        .eth(pktbuild::kMacA, dst)
+        .ipv6("2001:db8::1", "ff02::1:ff00:10", o)
+        .icmp6(135, 0)
+        .payload(target)
+        .build();
+}
+
+TEST_CASE("frames to another MAC are never forwarded: only ARP and ND take group addresses",
+          "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    const pktbuild::Mac backend{{0x02, 0x00, 0x00, 0x00, 0x01, 0x01}};
+    const pktbuild::Mac bcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    const pktbuild::Mac mcast{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+    const pktbuild::Mac sol6{{0x33, 0x33, 0xff, 0x00, 0x00, 0x10}};
+    struct Case {
+        Bytes frame;
+        bool for_us;
+    };
+    const std::vector<Case> cases = {
+        // VIP traffic seen again on its way to a backend (flooded), or sent
+        // to a group address: a dsr-l2 TCP and an ipip UDP service
+        {Builder()
+             .eth(pktbuild::kMacA, backend)
+             .ipv4("100.0.0.1", "192.0.2.10")
+             .tcp(1, 80)
+             .pad_to(60)
+             .build(),
+         false},
+        {Builder()
+             .eth(pktbuild::kMacA, bcast)
+             .ipv4("100.0.0.1", "192.0.2.10")
+             .tcp(1, 80)
+             .pad_to(60)
+             .build(),
+         false},
+        {Builder()
+             .eth(pktbuild::kMacA, mcast)
+             .ipv4("100.0.0.1", "192.0.2.11")
+             .udp(1, 53)
+             .pad_to(60)
+             .build(),
+         false},
+        {Builder()
+             .eth(pktbuild::kMacA, backend)
+             .ipv6("2001:db8::1", "2001:db8::10")
+             .tcp(1, 80)
+             .build(),
+         false},
+        {Builder().eth(pktbuild::kMacA, bcast).ipv4("100.0.0.9", "192.0.2.10").icmp(8, 0).build(),
+         false},
+        {Builder().eth(pktbuild::kMacA, backend).arp("100.0.0.9", "192.0.2.10").build(), false},
+        // what every host on the link is asked
+        {Builder().eth(pktbuild::kMacA, bcast).arp("100.0.0.9", "192.0.2.10").build(), true},
+        {ns_frame(sol6), true},
+        // to the box
+        {Builder().eth().ipv4("100.0.0.1", "192.0.2.10").tcp(1, 80).pad_to(60).build(), true},
+    };
+    std::vector<Bytes> frames;
+    for (const Case &c : cases) {
+        sl_pkt pkt;
+        const sl_verdict v = sl_parse(c.frame.data(), static_cast<uint32_t>(c.frame.size()), &pkt);
+        INFO("case " << frames.size() << ", verdict " << v);
+        REQUIRE(v != SL_VERDICT_DROP);
+        CHECK(sl_l2_for_us(c.frame.data(), ctx.box_mac, v) == static_cast<int>(c.for_us));
+        frames.push_back(c.frame);
+    }
+    Tally tally;
+    check_burst(t.get(), &ctx, frames, std::vector<uint32_t>(frames.size(), 128), tally);
+    CHECK(tally.forward == 1); // the last one
+    CHECK(tally.slow == frames.size() - 1);
 }
 
 TEST_CASE("burst path: the common case never takes the generic path", "[burst]") {

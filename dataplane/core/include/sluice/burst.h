@@ -156,11 +156,22 @@ SL_INLINE uint64_t sl_burst_mask_w1(uint8_t mode) {
 }
 
 /* ---- stage 1: the common-case parse ----
- * Returns 1 and the key words for an untagged IPv4 (no options, no fragment)
- * TCP/UDP frame that sl_parse would classify SL_VERDICT_FLOW, 0 otherwise
- * (including frames sl_parse would drop: the generic path names the reason). */
-SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint64_t *w1,
-                              uint16_t *l3_len) {
+ * The box's MAC as the low 48 bits of a little-endian load of a frame's
+ * first 8 bytes: what the parse compares the destination with. */
+SL_INLINE uint64_t sl_burst_box_mac48(const struct sl_encap_ctx *ctx) {
+    SL_STATIC_ASSERT(offsetof(struct sl_encap_ctx, box_mac) == 0, "encap context: box_mac at 0");
+    uint64_t m;
+    __builtin_memcpy(&m, ctx, 8); /* box_mac, gw_mac[0..1] */
+    return m & 0xffffffffffffULL;
+}
+
+/* Returns 1 and the key words for an untagged IPv4 (no options, no fragment)
+ * TCP/UDP frame to the box's MAC (box48, sl_burst_box_mac48) that sl_parse
+ * would classify SL_VERDICT_FLOW, 0 otherwise (including frames sl_parse
+ * would drop and frames to other MACs: the generic path names the reason,
+ * sl_l2_for_us). */
+SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t box48, uint64_t *w0,
+                              uint64_t *w1, uint16_t *l3_len) {
     /* Every field below lies within the first 48 bytes: read them all, then
      * test them together (one well-predicted branch for the common case).
      * Shorter frames (a UDP datagram of under 6 payload bytes on a link that
@@ -168,12 +179,14 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
     if (len < 48) {
         return 0;
     }
+    uint64_t dst;
     uint16_t ethertype;
     uint16_t tot_be;
     uint16_t frag_be;
     uint16_t ulen_be;
     uint64_t addrs;
     uint32_t ports;
+    __builtin_memcpy(&dst, f, 8);
     __builtin_memcpy(&ethertype, f + 12, 2);
     __builtin_memcpy(&tot_be, f + 16, 2);
     __builtin_memcpy(&frag_be, f + 20, 2);
@@ -189,9 +202,9 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
     const uint32_t ulen = sl_ntohs(ulen_be);
     const int tcp_ok = proto == SL_IPPROTO_TCP && room >= 20 && doff >= 20 && doff <= room;
     const int udp_ok = proto == SL_IPPROTO_UDP && room >= 8 && ulen >= 8 && ulen <= room;
-    const int ok = (ethertype == sl_htons(SL_ETH_P_IPV4)) & (ver_ihl == 0x45) & (tot >= 20) &
-                   (14 + tot <= len) & ((frag_be & sl_htons(SL_IPV4_MF | SL_IPV4_OFFMASK)) == 0) &
-                   (tcp_ok | udp_ok);
+    const int ok = ((dst & 0xffffffffffffULL) == box48) & (ethertype == sl_htons(SL_ETH_P_IPV4)) &
+                   (ver_ihl == 0x45) & (tot >= 20) & (14 + tot <= len) &
+                   ((frag_be & sl_htons(SL_IPV4_MF | SL_IPV4_OFFMASK)) == 0) & (tcp_ok | udp_ok);
     if (!ok) {
         return 0;
     }
@@ -207,13 +220,16 @@ SL_INLINE int sl_burst_parse4(const uint8_t *f, uint32_t len, uint64_t *w0, uint
  * the tail (sport dport proto family pad, as sl_flow_hash loads them). */
 
 /* Returns 1 and the five key words for an untagged IPv6 TCP/UDP frame
- * without extension headers that sl_parse would classify SL_VERDICT_FLOW,
- * 0 otherwise. All fields lie within the first 62 bytes but TCP's data
- * offset, read only from frames long enough for a TCP header (74 bytes). */
-SL_INLINE int sl_burst_parse6(const uint8_t *f, uint32_t len, uint64_t m[5]) {
+ * without extension headers to the box's MAC (box48) that sl_parse would
+ * classify SL_VERDICT_FLOW, 0 otherwise. All fields lie within the first 62
+ * bytes but TCP's data offset, read only from frames long enough for a TCP
+ * header (74 bytes). */
+SL_INLINE int sl_burst_parse6(const uint8_t *f, uint32_t len, uint64_t box48, uint64_t m[5]) {
     if (len < 62) {
         return 0;
     }
+    uint64_t dst;
+    __builtin_memcpy(&dst, f, 8);
     uint16_t ethertype;
     uint16_t pl_be;
     uint16_t ulen_be;
@@ -228,8 +244,9 @@ SL_INLINE int sl_burst_parse6(const uint8_t *f, uint32_t len, uint64_t m[5]) {
     const uint32_t ulen = sl_ntohs(ulen_be);
     const int tcp_ok = next == SL_IPPROTO_TCP && pl >= 20 && doff >= 20 && doff <= pl;
     const int udp_ok = next == SL_IPPROTO_UDP && pl >= 8 && ulen >= 8 && ulen <= pl;
-    const int ok = (ethertype == sl_htons(SL_ETH_P_IPV6)) & ((f[14] >> 4) == 6) &
-                   (40 + pl <= 0xffffu) & (54 + pl <= len) & (tcp_ok | udp_ok);
+    const int ok = ((dst & 0xffffffffffffULL) == box48) & (ethertype == sl_htons(SL_ETH_P_IPV6)) &
+                   ((f[14] >> 4) == 6) & (40 + pl <= 0xffffu) & (54 + pl <= len) &
+                   (tcp_ok | udp_ok);
     if (!ok) {
         return 0;
     }
@@ -267,15 +284,17 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
 /* IPIP or GUE of an untagged IPv4 frame (checked by sl_burst_parse4), or
  * with inner6 of an untagged IPv6 frame (sl_burst_parse6), towards an IPv4
  * backend: sl_encap_common's output for that case. Returns 0 when the
- * generic path must take it (MTU, headroom, GUE port 0). */
+ * generic path must take it (MTU, headroom, GUE port 0, no gateway MAC). */
 SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
                               const struct sl_encap_ctx *ctx, const uint64_t eth[2],
                               const struct sl_backend *be, int gue, uint16_t gue_dport,
                               uint64_t flow_hash, int inner6) {
     const uint32_t added = 20u + (gue ? (uint32_t)SL_ENCAP_GUE_LEN : 0u);
     const uint32_t outer_len = (uint32_t)l3_len + added;
+    /* eth[0]'s low 48 bits: the gateway MAC; all zero (none) is
+     * SL_RW_NO_GATEWAY on the generic path */
     if (outer_len > ctx->mtu || outer_len > 0xffffu || p->headroom < added ||
-        (gue && gue_dport == 0)) {
+        (gue && gue_dport == 0) || (eth[0] & 0xffffffffffffULL) == 0) {
         return 0;
     }
     /* IPv4: ver_ihl tos tot_len id frag_off of the inner header, as stored;
@@ -554,6 +573,7 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
     /* 1. parse; 2. service (consecutive packets of one VIP, port and
      * protocol reuse the lookup; else the cache, else the index), the hash
      * mode applied */
+    const uint64_t box48 = sl_burst_box_mac48(ctx);
     uint64_t last_a = 0;
     uint64_t last_b = 0;
     uint32_t last_pp = ~(uint32_t)0; /* dport | proto << 16; ~0: none yet */
@@ -561,7 +581,7 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
     for (unsigned j = 0; j < n; j++) {
         struct sl_burst_pkt *q = &p[idx[j]];
         uint64_t w[5];
-        go[j] = (uint8_t)sl_burst_parse6(q->frame, q->len, w);
+        go[j] = (uint8_t)sl_burst_parse6(q->frame, q->len, box48, w);
         if (!go[j]) {
             for (int k = 0; k < 5; k++) {
                 m[k][j] = 0;
@@ -690,10 +710,11 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
      * the cache entry, or without a cache the index entry */
     uint64_t vpp[SL_BURST_MAX]; /* daddr | dport << 32 | proto << 48 */
     uint64_t prev = ~(uint64_t)0;
+    const uint64_t box48 = sl_burst_box_mac48(ctx);
     uint8_t v6[SL_BURST_MAX]; /* the IPv6 frames, for sl_burst_forward6 */
     unsigned n6 = 0;
     for (unsigned i = 0; i < n; i++) {
-        go[i] = (uint8_t)sl_burst_parse4(p[i].frame, p[i].len, &w0[i], &w1[i], &l3_len[i]);
+        go[i] = (uint8_t)sl_burst_parse4(p[i].frame, p[i].len, box48, &w0[i], &w1[i], &l3_len[i]);
         if (!go[i]) {
             w0[i] = 0;
             w1[i] = 0;

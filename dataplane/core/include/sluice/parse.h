@@ -67,6 +67,23 @@ struct sl_pkt {
     struct sl_flow_key key; /* full 5-tuple; family always set for IP */
 };
 
+/* Is a frame of verdict v addressed to the box at L2? Its destination is
+ * the box's MAC, or, for ARP and neighbour solicitation (asked of every
+ * host on the link), a group address (broadcast, multicast). Ports run
+ * promiscuous (the box's MAC need not be the port's); anything else was
+ * flooded or meant for another host, say a backend's MAC: forwarded again,
+ * it would reach its backend twice, and with several boxes on the link loop
+ * between them. Such frames are dropped as SL_DROP_NOT_FOR_US. Asked after
+ * sl_parse, for any verdict but SL_VERDICT_DROP (a frame the parser drops
+ * keeps the parser's reason): those frames hold 14 bytes or more. */
+SL_INLINE int sl_l2_for_us(const uint8_t *frame, const uint8_t box_mac[SL_ETH_ALEN],
+                           enum sl_verdict v) {
+    if (frame[0] & 1) {
+        return v == SL_VERDICT_ARP || v == SL_VERDICT_ND;
+    }
+    return __builtin_memcmp(frame, box_mac, SL_ETH_ALEN) == 0;
+}
+
 SL_EXTERN_C_END
 
 #include "sluice/parse_impl.h"

@@ -37,6 +37,9 @@
  *   SL_RW_NO_REPLY            the RFCs forbid answering this packet (ICMP
  *                             error about an ICMP error, a non-first
  *                             fragment, a multicast source, gratuitous ARP..)
+ *   SL_RW_NO_GATEWAY          encapsulation, but the context has no gateway
+ *                             MAC (all zero): the packet cannot be delivered;
+ *                             drop, count "encap_failed"
  *   SL_RW_INVALID             pkt/arguments are not what the function handles
  *                             (wrong protocol, lengths past the frame, ...)
  *
@@ -161,6 +164,7 @@ enum sl_rw_verdict {
     SL_RW_NO_SPACE,
     SL_RW_NO_REPLY,
     SL_RW_INVALID,
+    SL_RW_NO_GATEWAY, /* encapsulation without a gateway MAC (all zero): drop */
 };
 
 struct sl_rw_result {
@@ -192,6 +196,8 @@ SL_INLINE const char *sl_rw_verdict_name(enum sl_rw_verdict v) {
             return "no_reply";
         case SL_RW_INVALID:
             return "invalid";
+        case SL_RW_NO_GATEWAY:
+            return "no_gateway";
     }
     return "unknown";
 }
@@ -452,6 +458,13 @@ SL_INLINE struct sl_rw_result sl_encap_common(uint8_t *frame, uint32_t len, uint
     if (inner_family == 0 || (be->family != SL_AF_INET && be->family != SL_AF_INET6) ||
         (gue && gue_dport == 0)) {
         return sl_rw_make(frame, len, SL_RW_INVALID);
+    }
+    /* No gateway MAC (none configured): the frame would go to
+     * 00:00:00:00:00:00, which no host takes. Before the MTU test: a
+     * fragmentation-needed for a packet that cannot go anywhere misleads. */
+    static const uint8_t no_mac[SL_ETH_ALEN] = {0, 0, 0, 0, 0, 0};
+    if (__builtin_memcmp(ctx->gw_mac, no_mac, SL_ETH_ALEN) == 0) {
+        return sl_rw_make(frame, len, SL_RW_NO_GATEWAY);
     }
     const uint8_t *inner = frame + pkt->l3_off;
     const uint32_t inner_len = pkt->l3_len;
