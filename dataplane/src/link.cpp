@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "link.hpp"
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <fmt/core.h>
@@ -121,7 +122,11 @@ void LinkSupervisor::run() {
         }
         for (unsigned i = 0; i < info.size(); i++) {
             char name[IF_NAMESIZE];
-            if (info[i].ifindex != 0 && if_indextoname(info[i].ifindex, name) == nullptr) {
+            // Gone: ENXIO (ENODEV from older C libraries). if_indextoname
+            // opens a socket each time: EMFILE, ENOBUFS... say nothing of
+            // the interface, and the next tick asks again.
+            if (info[i].ifindex != 0 && if_indextoname(info[i].ifindex, name) == nullptr &&
+                (errno == ENXIO || errno == ENODEV)) {
                 const unsigned now = if_nametoindex(info[i].iface.c_str());
                 say("sluice-dataplane: port '{}': interface {} (ifindex {}) is gone{}: the "
                     "port's sockets stay bound to it and receive nothing; exiting with "

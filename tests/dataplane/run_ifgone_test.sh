@@ -11,7 +11,9 @@
 # network namespace of its own:
 #  1. 100 TCP SYNs to a dsr-l2 VIP: all received;
 #  2. the interface down and up (it is still the same one): the dataplane
-#     runs on, and 100 more are received;
+#     runs on, and 100 more are received; then no new file descriptor for
+#     0.5 s (RLIMIT_NOFILE lowered): it runs on, its interface not taken
+#     for gone;
 #  3. the veth pair deleted and created again: the dataplane says which
 #     interface is gone and exits with 75 within 5 s;
 #  4. started again, as a service manager would: 100 more received.
@@ -49,6 +51,20 @@ for kind in af_packet af_xdp; do
     send_syns "$snd" 100 100
     "$region" wait-rx --instance "$inst" --packets 200 --timeout-ms 10000
     echo "interface down and up: the dataplane runs on, 200 received"
+
+    # No new file descriptor for half a second (RLIMIT_NOFILE 3: EMFILE):
+    # asking the interface's name then fails too (glibc opens a socket for
+    # it), which is no sign of the interface being gone.
+    soft=$(prlimit --pid "$dp_pid" --nofile --noheadings --output SOFT)
+    prlimit --pid "$dp_pid" --nofile=3:
+    sleep 0.5
+    prlimit --pid "$dp_pid" --nofile="$soft": 2>/dev/null || true # gone if it exited
+    if ! kill -0 "$dp_pid" 2>/dev/null || grep -q "is gone" "dp-$kind.log"; then
+        echo "FAIL: out of file descriptors, the dataplane took its interface for gone:"
+        cat "dp-$kind.log"
+        exit 1
+    fi
+    echo "out of file descriptors for 0.5 s: the dataplane runs on"
 
     old=$(ip netns exec "$ns" cat "/sys/class/net/$dpe/ifindex")
     ip -n "$ns" link del "$snd"
