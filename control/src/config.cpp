@@ -658,6 +658,14 @@ void validate_services(const std::vector<Service> &services, const DataplaneConf
                 }
             }
         }
+        // The next hop of everything the service encapsulates: without it
+        // the dataplane has no destination MAC for a single packet (it
+        // addressed them to 00:00:00:00:00:00).
+        if (s.fwd_mode != SL_FWD_DSR_L2 && !dataplane.gateway_mac) {
+            fail(path, s.line, f + ".forwarding",
+                 std::string("forwarding = \"") + fwd_name(s.fwd_mode) +
+                     "\" needs dataplane.gateway_mac (the next hop of encapsulated packets)");
+        }
         total_backends += s.backends.size();
         if (total_backends > SL_MAX_BACKENDS) {
             fail(path, s.line, f + ".backend",

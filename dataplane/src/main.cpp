@@ -274,6 +274,14 @@ int run(int argc, char **argv) {
         worker_prepare(c);
     }
 
+    if (!opts.gateway_mac) {
+        // The next hop of encapsulated packets: without it the packet core
+        // drops them rather than send them to 00:00:00:00:00:00. sluice-control
+        // refuses ipip/gue services without gateway_mac in its file, but this
+        // dataplane may run with options of its own: said once, at start.
+        say("sluice-dataplane: no gateway MAC (--gateway-mac, or gateway_mac in the config "
+            "file): ipip and gue traffic will be dropped as encap_failed\n");
+    }
     say("sluice-dataplane: instance '{}', {} port(s) ({}), {} worker(s), MAC {}, "
         "generation {}\n",
         opts.instance, n_ports, opts.two_armed ? "two-armed" : "one-armed", n_workers,

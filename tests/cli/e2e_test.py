@@ -57,6 +57,7 @@ kind = "dpdk"
 instance = "{INSTANCE}"
 ipv4 = "192.0.2.1"
 ipv6 = "2001:db8::1"
+gateway_mac = "02:00:00:00:00:fe"
 
 [control]
 socket = "{SOCK}"

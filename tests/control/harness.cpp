@@ -66,6 +66,7 @@ std::string config_head(const TempDir &dir, const std::string &instance) {
            instance +
            "\"\n"
            "ipv4 = \"192.0.2.10\"\n"
+           "gateway_mac = \"02:00:00:00:00:fe\"\n"
            "[control]\n"
            "socket = \"" +
            dir.file("ctl.sock") +

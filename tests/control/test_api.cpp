@@ -297,7 +297,7 @@ TEST_CASE("every error path answers with its code and changes nothing", "[api]")
     json clash = {{"name", "web2"}, {"vip", "192.0.2.1"}, {"port", 80}};
     expect_error(c, c.call("service.add", clash), "invalid",
                  "service[web2].vip: 192.0.2.1 port 80 tcp is already served by service[web] "
-                 "\"web\" (line 9)",
+                 "\"web\" (line 10)",
                  g);
     json typo = {{"name", "x"}, {"vip", "192.0.2.9"}, {"port", 80}, {"protocl", "tcp"}};
     expect_error(c, c.call("service.add", typo), "bad_request", "service.protocl: unknown key", g);
@@ -359,7 +359,7 @@ TEST_CASE("reload: a good file is applied, a bad one leaves the old state servin
     const json bad = c.call("reload");
     CHECK(bad["error"]["code"] == "invalid");
     CHECK(bad["error"]["message"] ==
-          f.config + ":22: service[0].backend[2].mac: required for forwarding = \"dsr-l2\"");
+          f.config + ":23: service[0].backend[2].mac: required for forwarding = \"dsr-l2\"");
     CHECK(c.ok("status")["generation"] == g + 1);
     CHECK(table_owners(obs, 0) == before);
     CHECK(c.ok("backend.list", {{"service", "web"}})["backends"].size() == 2);
@@ -410,7 +410,7 @@ TEST_CASE("sluice-control --check exits 0 or 1 with FILE:LINE: field: reason", "
     CHECK(read_file(dir.file("out")) == good + ": ok\n");
     CHECK(run(bad) == 1);
     CHECK(read_file(dir.file("err")) ==
-          bad + ":9: service[0].table_size: 100 is not a prime (the next prime is 101)\n");
+          bad + ":10: service[0].table_size: 100 is not a prime (the next prime is 101)\n");
 }
 
 TEST_CASE("a second sluice-control on the instance stops before it writes anything", "[api]") {

@@ -274,6 +274,13 @@ def positive_control(name="start-and-stop", port=("--port", "net_null0")):
     if "sluice-dataplane: stopped" not in text:
         fail(name, "no 'stopped' line", text)
         ok = False
+    # Without a gateway MAC, one line at start says what becomes of ipip/gue.
+    no_gw = text.count("sluice-dataplane: no gateway MAC (--gateway-mac, or gateway_mac in the "
+                       "config file): ipip and gue traffic will be dropped as encap_failed")
+    if no_gw != (0 if "--gateway-mac" in port else 1):
+        fail(name, f"{no_gw} 'no gateway MAC' lines, expected "
+             f"{0 if '--gateway-mac' in port else 1}", text)
+        ok = False
     if os.path.exists(rundir):
         fail(name, f"left {rundir} behind: {sorted(os.listdir(rundir))}")
         ok = False
@@ -635,7 +642,8 @@ def main():
 
     # --- The positive control, then bad starts on state that exists. ---
     mbufs = positive_control("mbufs-start", ("--port", "net_null0", "--rx-desc", "64",
-                                             "--tx-desc", "64", "--mbufs", "1024"))
+                                             "--tx-desc", "64", "--mbufs", "1024",
+                                             "--gateway-mac", "02:00:00:00:00:fe"))
     if mbufs is not None:
         os.unlink(f"/dev/shm/sluice-{mbufs}")
     inst = positive_control()

@@ -21,6 +21,10 @@ socket = "/tmp/x.sock"
 state_dir = "/tmp/state"
 )";
 // kHead is 7 lines; the first [[service]] below is line 8.
+// kHead with the gateway MAC that ipip and gue services need: 8 lines.
+const std::string kHeadGw = kHead.substr(0, kHead.find("[control]")) +
+                            "gateway_mac = \"02:00:00:00:00:fe\"\n" +
+                            kHead.substr(kHead.find("[control]"));
 const std::string kWeb = R"([[service]]
 name = "web"
 vip = "192.0.2.1"
@@ -42,7 +46,7 @@ std::string message_of(const std::string &text) {
 } // namespace
 
 TEST_CASE("a valid file: values and defaults", "[config]") {
-    const auto c = parse(kHead + kWeb + R"([[service]]
+    const auto c = parse(kHeadGw + kWeb + R"([[service]]
 name = "dns"
 vip = "2001:db8::53"
 port = "all"
@@ -69,7 +73,7 @@ state = "drained"
     REQUIRE(c.services.size() == 2);
     const auto &web = c.services[0];
     CHECK(web.name == "web");
-    CHECK(web.line == 8);
+    CHECK(web.line == 9);
     CHECK(web.port == 80);
     CHECK(web.proto == SL_IPPROTO_TCP);
     CHECK(web.hash_mode == SL_HASH_5TUPLE);
@@ -79,7 +83,7 @@ state = "drained"
     CHECK(web.health.type == "tcp");
     CHECK(web.backends.at(0).weight == 100);
     CHECK(web.backends.at(0).state == "active");
-    CHECK(web.backends.at(0).line == 12);
+    CHECK(web.backends.at(0).line == 13);
     const auto &dns = c.services[1];
     CHECK(dns.port == 0);
     CHECK(dns.proto == SL_IPPROTO_UDP);
@@ -101,6 +105,7 @@ state = "drained"
     CHECK(c.control.socket == "/tmp/x.sock");
     CHECK(c.control.socket_mode == 0660);
     CHECK(c.dataplane.instance == "t1");
+    CHECK(c.dataplane.gateway_mac == sluice::config::Mac{0x02, 0, 0, 0, 0, 0xfe});
     REQUIRE(c.seed);
     auto seed = sluice::config::parse_seed(*c.seed);
     REQUIRE(seed);
@@ -219,6 +224,16 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
              "\"gue\"\n[[service.backend]]\naddress = \"2001:db8::2\"\n",
          "sluice.toml:13: service[0].backend[0].address: forwarding = \"gue\" to an IPv6 backend "
          "needs dataplane.ipv6 (the outer source address)"},
+        {"encapsulation needs the gateway MAC",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nforwarding = " +
+             "\"ipip\"\n[[service.backend]]\naddress = \"10.0.0.1\"\n",
+         "sluice.toml:8: service[0].forwarding: forwarding = \"ipip\" needs dataplane.gateway_mac "
+         "(the next hop of encapsulated packets)"},
+        {"encapsulation needs the gateway MAC, also without backends",
+         kHead + "[[service]]\nname = \"x\"\nvip = \"192.0.2.1\"\nport = 1\nforwarding = " +
+             "\"gue\"\n",
+         "sluice.toml:8: service[0].forwarding: forwarding = \"gue\" needs dataplane.gateway_mac "
+         "(the next hop of encapsulated packets)"},
         {"health type", kHead + kWeb + "[service.health]\ntype = \"icmp\"\n",
          "sluice.toml:16: service[0].health.type: \"icmp\" is not one of \"tcp\", \"http\", "
          "\"none\""},
