@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "config_toml.hpp"
+#include "sluice/rewrite.h"
 
 namespace sluice::config {
 
@@ -665,6 +666,33 @@ void validate_services(const std::vector<Service> &services, const DataplaneConf
             fail(path, s.line, f + ".forwarding",
                  std::string("forwarding = \"") + fwd_name(s.fwd_mode) +
                      "\" needs dataplane.gateway_mac (the next hop of encapsulated packets)");
+        }
+        // An IPv6 packet of 1280 bytes, the least MTU IPv6 allows, must fit
+        // once encapsulated: a larger one is answered with packet-too-big
+        // announcing the MTU less the outer headers, and hosts ignore any
+        // below 1280 (RFC 8201 4), so 1280-byte packets to the VIP would be
+        // lost for good.
+        if (s.fwd_mode != SL_FWD_DSR_L2 && s.vip.family == SL_AF_INET6) {
+            uint32_t overhead = 0;
+            std::size_t worst = 0;
+            for (std::size_t j = 0; j < s.backends.size(); j++) {
+                const uint32_t o = sl_encap_overhead(s.fwd_mode, s.backends[j].address.family);
+                if (o > overhead) {
+                    overhead = o;
+                    worst = j;
+                }
+            }
+            if (overhead != 0 && dataplane.mtu < 1280 + overhead) {
+                const bool v4 = s.backends[worst].address.family == SL_AF_INET;
+                fail(path, s.line, f + ".vip",
+                     "an IPv6 VIP with forwarding = \"" + std::string(fwd_name(s.fwd_mode)) +
+                         "\" needs dataplane.mtu " + std::to_string(1280 + overhead) +
+                         " or more (1280, the least IPv6 MTU, + " + std::to_string(overhead) +
+                         " bytes of " + (v4 ? "IPv4" : "IPv6") +
+                         (s.fwd_mode == SL_FWD_GUE ? " + UDP + GUE headers" : " header") + " to " +
+                         be_field(i, worst) + "); with mtu " + std::to_string(dataplane.mtu) +
+                         " its packet-too-big would announce less than 1280, which hosts ignore");
+            }
         }
         total_backends += s.backends.size();
         if (total_backends > SL_MAX_BACKENDS) {

@@ -121,6 +121,17 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
     };
     const std::string bk =
         "[[service.backend]]\naddress = \"10.0.0.2\"\nmac = \"02:00:00:00:00:02\"\n";
+    // An encapsulating service on an IPv6 VIP (line 6), with dataplane.mtu
+    // `mtu`; backends appended.
+    auto encap6 = [](const std::string &fwd, int mtu) {
+        return "[dataplane]\nipv4 = \"192.0.2.10\"\nipv6 = \"2001:db8::10\"\n"
+               "gateway_mac = \"02:00:00:00:00:fe\"\nmtu = " +
+               std::to_string(mtu) +
+               "\n[[service]]\nname = \"x\"\nvip = \"2001:db8::1\"\nport = 1\nforwarding = \"" +
+               fwd + "\"\n";
+    };
+    const std::string b4 = "[[service.backend]]\naddress = \"10.0.0.1\"\n";
+    const std::string b6 = "[[service.backend]]\naddress = \"2001:db8::2\"\n";
     const std::string not_own =
         " is unspecified, broadcast, multicast or loopback: it cannot be the box's own address "
         "(the source of its ARP/ND answers and ICMP errors, the outer source of encapsulated "
@@ -234,6 +245,22 @@ TEST_CASE("every validation rule, with its exact message", "[config]") {
              "\"gue\"\n",
          "sluice.toml:8: service[0].forwarding: forwarding = \"gue\" needs dataplane.gateway_mac "
          "(the next hop of encapsulated packets)"},
+        {"IPv6 VIP, gue: the MTU must carry 1280 bytes and the largest outer headers",
+         encap6("gue", 1331) + b4 + b6,
+         "sluice.toml:6: service[0].vip: an IPv6 VIP with forwarding = \"gue\" needs "
+         "dataplane.mtu 1332 or more (1280, the least IPv6 MTU, + 52 bytes of IPv6 + UDP + GUE "
+         "headers to service[0].backend[1]); with mtu 1331 its packet-too-big would announce "
+         "less than 1280, which hosts ignore"},
+        {"IPv6 VIP, gue to an IPv4 backend", encap6("gue", 1311) + b4,
+         "sluice.toml:6: service[0].vip: an IPv6 VIP with forwarding = \"gue\" needs "
+         "dataplane.mtu 1312 or more (1280, the least IPv6 MTU, + 32 bytes of IPv4 + UDP + GUE "
+         "headers to service[0].backend[0]); with mtu 1311 its packet-too-big would announce "
+         "less than 1280, which hosts ignore"},
+        {"IPv6 VIP, ipip", encap6("ipip", 1319) + b6,
+         "sluice.toml:6: service[0].vip: an IPv6 VIP with forwarding = \"ipip\" needs "
+         "dataplane.mtu 1320 or more (1280, the least IPv6 MTU, + 40 bytes of IPv6 header to "
+         "service[0].backend[0]); with mtu 1319 its packet-too-big would announce less than "
+         "1280, which hosts ignore"},
         {"health type", kHead + kWeb + "[service.health]\ntype = \"icmp\"\n",
          "sluice.toml:16: service[0].health.type: \"icmp\" is not one of \"tcp\", \"http\", "
          "\"none\""},
@@ -336,6 +363,25 @@ TEST_CASE("the box's own addresses: usable ones pass", "[config]") {
         INFO(bad);
         CHECK_FALSE(is_own_address_usable(*parse_address(bad)));
     }
+}
+
+TEST_CASE("IPv6 VIPs on encapsulating services: an MTU that carries 1280 bytes passes",
+          "[config]") {
+    // backend "": none.
+    auto file = [](const char *fwd, int mtu, const char *vip, const std::string &backend) {
+        return std::string("[dataplane]\nipv4 = \"192.0.2.10\"\n") +
+               (mtu >= 1280 ? "ipv6 = \"2001:db8::10\"\n" : "") +
+               "gateway_mac = \"02:00:00:00:00:fe\"\nmtu = " + std::to_string(mtu) +
+               "\n[[service]]\nname = \"x\"\nvip = \"" + vip + "\"\nport = 1\nforwarding = \"" +
+               fwd + "\"\n" +
+               (backend.empty() ? "" : "[[service.backend]]\naddress = \"" + backend + "\"\n");
+    };
+    CHECK_NOTHROW(parse(file("gue", 1332, "2001:db8::1", "2001:db8::2"), "f"));
+    CHECK_NOTHROW(parse(file("gue", 1312, "2001:db8::1", "10.0.0.1"), "f"));
+    CHECK_NOTHROW(parse(file("ipip", 1320, "2001:db8::1", "2001:db8::2"), "f"));
+    // No floor for an IPv4 VIP, nor (until one is added) without backends.
+    CHECK_NOTHROW(parse(file("gue", 576, "192.0.2.1", "10.0.0.1"), "f"));
+    CHECK_NOTHROW(parse(file("gue", 1280, "2001:db8::1", ""), "f"));
 }
 
 TEST_CASE("socket_mode as an octal integer, metrics on [::1]", "[config]") {
