@@ -2,12 +2,14 @@
 #include "api.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 
 #include "sluice/region_map.hpp"
@@ -117,14 +119,27 @@ void ApiServer::accept_loop() {
         if (fd < 0) {
             continue;
         }
-        std::lock_guard lock(conns_mu_);
-        for (auto it = conns_.begin(); it != conns_.end();) {
-            if (it->done->load()) {
-                it->thread.join();
-                it = conns_.erase(it);
-            } else {
-                ++it;
+        std::unique_lock lock(conns_mu_);
+        auto reap = [this] {
+            for (auto it = conns_.begin(); it != conns_.end();) {
+                if (it->done->load()) {
+                    it->thread.join();
+                    it = conns_.erase(it);
+                } else {
+                    ++it;
+                }
             }
+        };
+        reap();
+        // A connection its client has just closed counts until its thread
+        // sees the end (at once, unless the machine is busy): a moment's
+        // grace (200 ms at most) before a refusal, so that a client that
+        // closes one and opens another is not told busy.
+        for (int i = 0; i < 20 && conns_.size() >= kMaxConnections && !stop_.load(); i++) {
+            lock.unlock();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            lock.lock();
+            reap();
         }
         if (conns_.size() >= kMaxConnections) {
             refuse(fd, "busy",
