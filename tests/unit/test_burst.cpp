@@ -572,23 +572,19 @@ TEST_CASE("frames to another MAC are never forwarded: only ARP and ND take group
         Bytes frame;
         bool for_us;
     };
+    auto tcp_to = [](const pktbuild::Mac &dst) { // to the dsr-l2 VIP 192.0.2.10:80
+        return Builder()
+            .eth(pktbuild::kMacA, dst)
+            .ipv4("100.0.0.1", "192.0.2.10")
+            .tcp(1, 80)
+            .pad_to(60)
+            .build();
+    };
     const std::vector<Case> cases = {
         // VIP traffic seen again on its way to a backend (flooded), or sent
         // to a group address: a dsr-l2 TCP and an ipip UDP service
-        {Builder()
-             .eth(pktbuild::kMacA, backend)
-             .ipv4("100.0.0.1", "192.0.2.10")
-             .tcp(1, 80)
-             .pad_to(60)
-             .build(),
-         false},
-        {Builder()
-             .eth(pktbuild::kMacA, bcast)
-             .ipv4("100.0.0.1", "192.0.2.10")
-             .tcp(1, 80)
-             .pad_to(60)
-             .build(),
-         false},
+        {tcp_to(backend), false},
+        {tcp_to(bcast), false},
         {Builder()
              .eth(pktbuild::kMacA, mcast)
              .ipv4("100.0.0.1", "192.0.2.11")
@@ -609,7 +605,7 @@ TEST_CASE("frames to another MAC are never forwarded: only ARP and ND take group
         {Builder().eth(pktbuild::kMacA, bcast).arp("100.0.0.9", "192.0.2.10").build(), true},
         {ns_frame(sol6), true},
         // to the box
-        {Builder().eth().ipv4("100.0.0.1", "192.0.2.10").tcp(1, 80).pad_to(60).build(), true},
+        {tcp_to(pktbuild::kMacB), true},
     };
     std::vector<Bytes> frames;
     for (const Case &c : cases) {
