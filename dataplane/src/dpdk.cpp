@@ -2,6 +2,7 @@
 #include "dpdk.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
@@ -156,7 +157,15 @@ std::vector<int> packet_sockets(unsigned ifindex) {
     return fds;
 }
 
-bool unix_listening(const std::string &name) {
+UnixListen unix_listening(const std::string &name) {
+    const bool abstract = name.empty() || name[0] == '@';
+    std::string real;
+    if (!abstract) {
+        char buf[PATH_MAX];
+        if (realpath(name.c_str(), buf) != nullptr) {
+            real = buf;
+        }
+    }
     std::ifstream in("/proc/net/unix");
     std::string line;
     std::getline(in, line); // header
@@ -164,12 +173,17 @@ bool unix_listening(const std::string &name) {
         // Num RefCount Protocol Flags Type St Inode Path
         std::istringstream ls(line);
         std::string num, ref, proto, flags, type, st, inode, path;
-        if (ls >> num >> ref >> proto >> flags >> type >> st >> inode >> path && path == name &&
+        if (ls >> num >> ref >> proto >> flags >> type >> st >> inode >> path &&
+            (path == name || (!real.empty() && path == real)) &&
             flags == "00010000") { // __SO_ACCEPTCON: listening
-            return true;
+            return UnixListen::yes;
         }
     }
-    return false;
+    struct stat sb {};
+    if (!abstract && stat(name.c_str(), &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+        return UnixListen::maybe;
+    }
+    return UnixListen::no;
 }
 
 Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(args)) {
@@ -539,7 +553,8 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                 p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
         }
         const unsigned i = static_cast<unsigned>(&p - ports_.data());
-        if (p.memif_client && !unix_listening(p.memif_socket)) {
+        const UnixListen listen = p.memif_client ? unix_listening(p.memif_socket) : UnixListen::yes;
+        if (listen == UnixListen::no) {
             // Its server is not there (yet): the link supervisor connects.
             say("sluice-dataplane: port '{}': no memif server listens on {} yet; waiting "
                 "for it\n",
@@ -554,8 +569,12 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         }
         if (rc != 0 && p.memif_client) {
             say("sluice-dataplane: port '{}': cannot connect to the memif server on {} "
-                "({}); trying again\n",
-                p.name, p.memif_socket, rte_err(rc));
+                "({}); trying again{}\n",
+                p.name, p.memif_socket, rte_err(rc),
+                listen == UnixListen::maybe
+                    ? " every second (a socket file no server of this network namespace "
+                      "listens on: one elsewhere, or a stale file)"
+                    : "");
         } else if (rc != 0) {
             throw DpdkError(fmt::format("port '{}': start: {}", p.name, rte_err(rc)));
         }

@@ -61,9 +61,17 @@ class Eal {
     std::string created_parent_; // <base>/dpdk, when this process created it
 };
 
-// Is a Unix socket of this name (a path, or "@name" for an abstract one)
-// listening? From /proc/net/unix.
-bool unix_listening(const std::string &name);
+// Does a server listen on the Unix socket `name` (a path, or "@name" for an
+// abstract one)? /proc/net/unix lists the listening sockets of this
+// process's network namespace only, each under the path its server bound,
+// byte for byte: a server in another namespace (a VPP in a container) is
+// not listed, nor one that bound /run/x.sock when asked for
+// /var/run/x.sock, though connect() reaches both. So: yes when listed
+// under the name or its resolved path; for a path not listed, maybe when
+// it is a socket file (a server elsewhere, or a stale file a dead server
+// left); no otherwise, and for an abstract name not listed.
+enum class UnixListen { no, maybe, yes };
+UnixListen unix_listening(const std::string &name);
 
 // This process's sockets of `domain` (AF_PACKET, AF_XDP), in ascending
 // order: the PMDs' own, which they do not hand out (/proc/self/fd).

@@ -28,6 +28,11 @@ namespace {
 
 constexpr unsigned kTickMs = 50;
 constexpr unsigned kRetryMs = 200; // between two start attempts
+// Between two attempts on a socket file that no server of this network
+// namespace is seen listening on (UnixListen::maybe): a server in another
+// namespace, or a stale file a dead server left, which costs one failed
+// start (and one line of the PMD's) a second instead of five.
+constexpr unsigned kMaybeRetryMs = 1000;
 // From a start to the link up. The handshake takes milliseconds; a server
 // still starting can refuse it ("device disabled"), and the client then
 // waits for nothing: start again.
@@ -146,12 +151,17 @@ void LinkSupervisor::run() {
             State &s = st[i];
             const uint64_t now = now_ms();
             if (!ports_.live()[i].load(std::memory_order_acquire)) {
-                // Only once its server listens: the PMD logs every refused connect.
+                // Only once its server listens, or may (a socket file no server of
+                // this namespace is seen on): the PMD logs every refused connect.
                 if (now - s.tried_ms < kRetryMs) {
                     continue;
                 }
-                if (!unix_listening(info[i].memif_socket)) {
+                const UnixListen listen = unix_listening(info[i].memif_socket);
+                if (listen == UnixListen::no) {
                     s.listen_ms = 0;
+                    continue;
+                }
+                if (listen == UnixListen::maybe && now - s.tried_ms < kMaybeRetryMs) {
                     continue;
                 }
                 if (s.listen_ms == 0) {
