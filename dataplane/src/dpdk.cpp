@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <optional>
 #include <sstream>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,20 @@ unsigned iface_rx_queues(const std::string &iface) {
     }
     closedir(d);
     return n;
+}
+
+// The MTU of network interface `iface` (SIOCGIFMTU: in this process's
+// network namespace, which /sys need not show); 0 if it cannot tell.
+unsigned iface_mtu(const std::string &iface) {
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+    const int rc = ioctl(fd, SIOCGIFMTU, &ifr);
+    close(fd);
+    return rc == 0 && ifr.ifr_mtu > 0 ? static_cast<unsigned>(ifr.ifr_mtu) : 0;
 }
 
 // The value of `key` in a port spec ("name,key=value,..."), the last one
@@ -538,16 +553,39 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
         // MTU-sized frames. A PMD without an MTU to set (pcap, null, memif)
         // says ENOTSUP and carries what it is given. Above the frame size a
         // PMD reports, ethdev says EINVAL: a NIC would drop larger frames (an
-        // error); vdevs report conservative sizes (tap 1522, af_packet 1518
-        // whatever its framesz, checked above), so for them it is a warning.
-        rc = rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
+        // error); vdevs report conservative sizes (tap 1522), so for them it
+        // is a warning.
+        // Not af_packet and af_xdp: their mtu_set is SIOCSIFMTU on the host's
+        // interface, which the host's other users share, and nothing set it
+        // back (a veth at 9000 stayed at 1500 after a run with the default
+        // --mtu). Their interface's MTU is the host's to choose: sluice reads
+        // it and says when larger packets cannot pass it.
+        if (p.af_packet || p.af_xdp) {
+            const unsigned ifmtu = iface_mtu(p.iface);
+            if (ifmtu != 0 && ifmtu < opts.mtu) {
+                say("sluice-dataplane: port '{}' ({}): interface {} has an MTU of {}, below "
+                    "--mtu {}: larger packets are neither received nor sent there; sluice "
+                    "leaves the host's MTU as it is (raise it: ip link set {} mtu {})\n",
+                    p.name, di.driver_name, p.iface, ifmtu, opts.mtu, p.iface, opts.mtu);
+            }
+            // af_packet's frames are checked above (framesz); af_xdp's are the
+            // PMD's own size.
+            if (p.af_xdp && di.max_mtu < opts.mtu) {
+                say("sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
+                    "less than the MTU of {} needs: larger ones may not arrive whole\n",
+                    p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
+            }
+            rc = 0;
+        } else {
+            rc = rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
+        }
         if (rc == -EINVAL && p.pci) {
             throw DpdkError(fmt::format(
                 "port '{}' ({}) cannot carry an MTU of {} (frames of {} bytes at most): give a "
                 "smaller --mtu",
                 p.name, di.driver_name, opts.mtu, di.max_rx_pktlen));
         }
-        if (rc == -EINVAL && !p.af_packet) {
+        if (rc == -EINVAL) {
             say("sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
                 "less than the MTU of {} needs: larger ones may not arrive whole\n",
                 p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);

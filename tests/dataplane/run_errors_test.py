@@ -634,9 +634,15 @@ def main():
         case("af-packet-blocksz",
              ["--port", "net_af_packet0,iface=lo,framesz=9088,blocksz=16384", "--mtu", "9000"], 1,
              ["blocksz=16384 is not a multiple of framesz=9088", "framesz=10240,blocksz=20480"])
+        # lo's MTU is the host's: the dataplane leaves it alone (it set it to
+        # --mtu, for good).
+        lo_mtu = open("/sys/class/net/lo/mtu").read().strip()
         jumbo = positive_control("af-packet-jumbo-start",
                                  ("--port", "net_af_packet0,iface=lo,framesz=10240,blocksz=20480",
                                   "--mtu", "9000"))
+        if open("/sys/class/net/lo/mtu").read().strip() != lo_mtu:
+            fail("af-packet-jumbo-start", f"the MTU of lo changed from {lo_mtu} to "
+                 f"{open('/sys/class/net/lo/mtu').read().strip()}")
         if jumbo is not None:
             os.unlink(f"/dev/shm/sluice-{jumbo}")
 
