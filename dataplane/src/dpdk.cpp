@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fstream>
 #include <iterator>
@@ -199,6 +200,18 @@ UnixListen unix_listening(const std::string &name) {
         return UnixListen::maybe;
     }
     return UnixListen::no;
+}
+
+std::optional<uint64_t> socket_file_age_ms(const std::string &path) {
+    struct stat sb {};
+    timespec now{};
+    if (path.empty() || path[0] == '@' || stat(path.c_str(), &sb) != 0 ||
+        clock_gettime(CLOCK_REALTIME, &now) != 0) {
+        return std::nullopt;
+    }
+    const int64_t ms = (static_cast<int64_t>(now.tv_sec) - sb.st_ctim.tv_sec) * 1000 +
+                       (static_cast<int64_t>(now.tv_nsec) - sb.st_ctim.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : static_cast<uint64_t>(ms); // a clock set back: as new
 }
 
 Eal::Eal(std::vector<std::string> args, const Options &opts) : args_(std::move(args)) {
@@ -598,6 +611,25 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                 "for it\n",
                 p.name, p.memif_socket);
             continue;
+        }
+        // A zero-copy client connects once per process: to a server whose
+        // socket appeared just before (both started together) it would
+        // connect at once, and a server still starting refuses the
+        // handshake, which costs a restart. The link supervisor connects it
+        // once the socket has settled; at once here only when its file is
+        // older than that (a restarted dataplane: its server runs on). An
+        // abstract socket tells no age.
+        if (p.memif_zero_copy) {
+            const std::optional<uint64_t> age = socket_file_age_ms(p.memif_socket);
+            if (!age || *age < kZeroCopySettleMs) {
+                say("sluice-dataplane: port '{}': memif server on {} {}; a zero-copy client "
+                    "connects once it has listened {} ms\n",
+                    p.name, p.memif_socket,
+                    age ? fmt::format("listens since {} ms", *age)
+                        : std::string("listens since a time it does not tell (abstract)"),
+                    kZeroCopySettleMs);
+                continue;
+            }
         }
         rc = start_port(i);
         if (p.af_xdp) {

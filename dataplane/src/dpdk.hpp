@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fmt/format.h>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -72,6 +73,15 @@ class Eal {
 // left); no otherwise, and for an abstract name not listed.
 enum class UnixListen { no, maybe, yes };
 UnixListen unix_listening(const std::string &name);
+
+// How long ago the socket file `path` was made (its ctime: bind() creates
+// it), in ms; nothing for an abstract name ("@...") or no such file.
+std::optional<uint64_t> socket_file_age_ms(const std::string &path);
+
+// A zero-copy memif client connects only once per process (link.hpp): it
+// gives a new server's socket this long to settle before it tries (a server
+// still starting refuses the handshake, which costs a restart).
+constexpr unsigned kZeroCopySettleMs = 250;
 
 // This process's sockets of `domain` (AF_PACKET, AF_XDP), in ascending
 // order: the PMDs' own, which they do not hand out (/proc/self/fd).

@@ -37,9 +37,6 @@ constexpr unsigned kMaybeRetryMs = 1000;
 // still starting can refuse it ("device disabled"), and the client then
 // waits for nothing: start again.
 constexpr unsigned kHandshakeMs = 300;
-// A zero-copy client connects only once per process (link.hpp): it lets a
-// new server settle this long after its socket appears, before it tries.
-constexpr unsigned kZeroCopySettleMs = 250;
 // How often a dataplane whose region lost its name looks for a new one.
 constexpr unsigned kRegionLookMs = 1000;
 // Port stats every this many ticks (200 ms).
