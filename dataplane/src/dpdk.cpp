@@ -349,6 +349,9 @@ Mempool::~Mempool() {
 
 Ports::Ports(const Options &opts, unsigned want_queues) {
     queues_ = static_cast<uint16_t>(want_queues);
+    // The port whose queues limit the workers, if one does: more lcores do
+    // not help then, and a refusal below must not advise them.
+    std::string limiter;
     for (const std::string &spec : opts.ports) {
         PortInfo p;
         p.name = port_name(spec);
@@ -457,6 +460,7 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
                 "instead of {}\n",
                 p.name, di.driver_name, maxq, maxq, queues_);
             queues_ = maxq;
+            limiter = fmt::format("'{}' ({})", p.name, di.driver_name);
         }
         rte_ether_addr a{};
         if (rte_eth_macaddr_get(p.id, &a) == 0) {
@@ -473,11 +477,17 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     // would read. Their packets would be lost until those rings filled.
     for (const PortInfo &p : ports_) {
         if (p.af_packet && p.max_queues > queues_) {
+            const std::string fix =
+                limiter.empty()
+                    ? fmt::format("give qpairs={} or {} lcores", queues_, p.max_queues)
+                    : fmt::format("give qpairs={} (port {} has {} queue(s) and limits the "
+                                  "workers to {}: more lcores do not help)",
+                                  queues_, limiter, queues_, queues_);
             throw DpdkError(fmt::format(
                 "port '{}' has qpairs={} but sluice runs {} worker(s): the kernel's "
                 "PACKET_FANOUT hash would give flows to the {} queue(s) no worker reads, and "
-                "their packets would be lost; give qpairs={} or {} lcores",
-                p.name, p.max_queues, queues_, p.max_queues - queues_, queues_, p.max_queues));
+                "their packets would be lost; {}",
+                p.name, p.max_queues, queues_, p.max_queues - queues_, fix));
         }
     }
     // net_af_xdp reads queues start_queue .. start_queue + n - 1 of its
@@ -489,13 +499,21 @@ Ports::Ports(const Options &opts, unsigned want_queues) {
     for (const PortInfo &p : ports_) {
         const unsigned nq = p.af_xdp ? iface_rx_queues(p.iface) : 0;
         if (nq > queues_) {
+            // With start_queue=S > 0, fewer channels (ethtool -L) would remove
+            // the very queues sluice reads: the NIC's RSS must then put
+            // traffic on S.. only (ethtool -X ... start S equal N).
+            const unsigned first = p.xdp_start_queue;
+            const std::string fix =
+                first == 0 ? fmt::format("give {} {} RX queue(s) (ethtool -L {} combined {})",
+                                         p.iface, queues_, p.iface, queues_)
+                           : fmt::format("spread {}'s RSS over those queues only (ethtool -X {} "
+                                         "start {} equal {})",
+                                         p.iface, p.iface, first, queues_);
             say("sluice-dataplane: port '{}' (net_af_xdp) reads RX queue(s) {}-{} of {}, "
                 "which has {}: what the NIC puts on the other {} goes to the kernel, not "
                 "to sluice (unless flow steering keeps the VIPs' traffic on sluice's "
-                "queues); give {} {} RX queue(s) (ethtool -L {} combined {}), or the "
-                "port queue_count={} and {} lcores\n",
-                p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.iface, nq,
-                nq - queues_, p.iface, queues_, p.iface, queues_, nq, nq);
+                "queues); {}, or the port start_queue=0,queue_count={} and {} lcores\n",
+                p.name, first, first + queues_ - 1, p.iface, nq, nq - queues_, fix, nq, nq);
         }
     }
 }
@@ -530,6 +548,14 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
             say("sluice-dataplane: port '{}': no RSS in the PMD; the kernel's "
                 "PACKET_FANOUT hash spreads flows over its {} queues\n",
                 p.name, queues_);
+        } else if (queues_ > 1 && p.af_xdp) {
+            // The PMD has none, but each queue is one of the NIC's RX queues,
+            // over which the NIC's own RSS spreads flows.
+            say("sluice-dataplane: port '{}': no RSS in the PMD; the NIC's RSS spreads "
+                "flows over the RX queues {}-{} of {} that its {} XDP sockets read (its "
+                "indirection table: ethtool -x {})\n",
+                p.name, p.xdp_start_queue, p.xdp_start_queue + queues_ - 1, p.iface, queues_,
+                p.iface);
         } else if (queues_ > 1) {
             say("sluice-dataplane: port '{}' has no RSS; {} queues will not share the load "
                 "by flow\n",

@@ -97,7 +97,7 @@ def new_run_ids():
 
 
 def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=False,
-              keep_dir=False):
+              keep_dir=False, notices=(), absent=()):
     """Runs argv; checks exit code, sluice's error line, the EAL's lines, and
     that neither the region nor the runtime directory was created."""
     shm = f"/dev/shm/sluice-{instance}"
@@ -128,14 +128,24 @@ def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=F
     if p.returncode != rc_want:
         fail(name, f"exit code {p.returncode}, expected {rc_want}", err)
         ok = False
-    if len(ours) != 1:
-        fail(name, f"{len(ours)} lines of sluice-dataplane's own on stderr, expected one", err)
+    if len(ours) != 1 + len(notices):
+        fail(name, f"{len(ours)} lines of sluice-dataplane's own on stderr, expected "
+             f"{1 + len(notices)}", err)
         ok = False
     else:
-        line = ours[0]
+        for want, got in zip(notices, ours):
+            missing = [m for m in want if m not in got]
+            if missing:
+                fail(name, f"notice lacks {missing}: {got!r}")
+                ok = False
+        line = ours[-1]
         missing = [m for m in msg if m not in line]
         if missing:
             fail(name, f"error line lacks {missing}: {line!r}")
+            ok = False
+        there = [m for m in absent if m in line]
+        if there:
+            fail(name, f"error line has {there}: {line!r}")
             ok = False
         if len(line) > 600:
             fail(name, f"error line of {len(line)} characters: {line!r}")
@@ -170,7 +180,7 @@ def check_run(name, argv, rc_want, msg, eal_msg, instance, prefix, keep_region=F
         fail(name, f"left {runtime_base()} behind")
         ok = False
     if ok:
-        print(f"ok   {name}: exit {p.returncode} in {ms:.0f} ms: {ours[0][len('sluice-dataplane: '):]}")
+        print(f"ok   {name}: exit {p.returncode} in {ms:.0f} ms: {ours[-1][len('sluice-dataplane: '):]}")
 
 
 def digest(path):
@@ -184,9 +194,11 @@ def digest(path):
 
 
 def case(name, app, rc, msg, eal_msg=(), eal=None, sep=True, instance=None, prefix=None,
-         keep_region=False, keep_dir=False):
+         keep_region=False, keep_dir=False, notices=(), absent=()):
     """One bad start. `eal`: EAL arguments (default: one lcore, no PCI, no
-    hugepages); --file-prefix and --instance are added, unique per run."""
+    hugepages); --file-prefix and --instance are added, unique per run.
+    `notices`: per line of sluice's own expected before the error line, its
+    key substrings; `absent`: substrings the error line must not have."""
     inst, pfx = new_run_ids()
     inst = instance or inst
     pfx = prefix or pfx
@@ -195,7 +207,7 @@ def case(name, app, rc, msg, eal_msg=(), eal=None, sep=True, instance=None, pref
     eal = eal + ["--file-prefix", pfx, "--log-level=*:warning"]
     app = ["--instance", inst] + app
     argv = [DP] + eal + (["--"] if sep else []) + app
-    check_run(name, argv, rc, msg, eal_msg, inst, pfx, keep_region, keep_dir)
+    check_run(name, argv, rc, msg, eal_msg, inst, pfx, keep_region, keep_dir, notices, absent)
 
 
 def config_case(name, text, rc, msg, eal_msg=(), path=None, app=()):
@@ -624,6 +636,18 @@ def main():
              ["qpairs=2", "1 worker(s)", "give qpairs=1 or 2 lcores"])
         if open("/sys/class/net/lo/flags").read() != flags:
             fail("af-packet-qpairs", "the flags of lo changed")
+        # Two workers, but the other arm (net_pcap: one queue) limits them to
+        # one: the refusal names that port, not "2 lcores" (which were given).
+        empty = os.path.join(WORK, "empty.pcap")
+        with open(empty, "wb") as f:
+            f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+        case("af-packet-qpairs-other-port",
+             ["--two-armed", "--port", "net_af_packet0,iface=lo,qpairs=2", "--port",
+              f"net_pcap0,rx_pcap={empty},tx_pcap={os.path.join(WORK, 'empty-out.pcap')}"], 1,
+             ["qpairs=2", "1 worker(s)", "give qpairs=1", "'net_pcap0' (net_pcap) has 1 queue",
+              "more lcores do not help"],
+             eal=["--lcores", f"(0-1)@{CPU}", "--no-pci"] + NOHUGE, absent=["or 2 lcores"],
+             notices=[["port 'net_pcap0' (net_pcap) supports 1 queue(s); using 1 worker(s)"]])
         # af_packet frames (framesz) too small for the MTU: the kernel would
         # cut larger packets short. The PMD reports 1518-byte frames whatever
         # framesz is, so sluice checks framesz itself.
