@@ -46,6 +46,23 @@ inline uint64_t &reply_counter(sl_worker_counters &c, uint16_t r) {
     }
 }
 
+// Counts what a TX buffer entry counted besides its port, `step` times (1
+// as it goes in, -1 as it is taken back): a forwarded packet per service and
+// backend, with its bytes as received, or a reply per kind. Unsigned
+// arithmetic: adding -1 subtracts.
+inline void count_tag(sl_worker_counters &c, const TxTag &t, uint64_t step) {
+    if (t.service_id != TxTag::kNone) {
+        sl_pkt_bytes &sc = c.services[t.service_id];
+        sc.packets += step;
+        sc.bytes += step * t.in_bytes;
+        sl_pkt_bytes &bc = c.backends[t.backend_id];
+        bc.packets += step;
+        bc.bytes += step * t.in_bytes;
+    } else if (t.reply != TxTag::kNoReply) {
+        reply_counter(c, t.reply) += step;
+    }
+}
+
 // What TX did not take: counted as tx_full and freed (rte_eth_tx_buffer's
 // error callback, called from a flush inside this worker, and at the stop
 // for what no flush sent), and taken back from the counters that counted it
@@ -66,16 +83,7 @@ void on_tx_unsent(rte_mbuf **pkts, uint16_t unsent, void *userdata) {
     for (uint16_t i = 0; i < unsent; i++) {
         bytes += rte_pktmbuf_pkt_len(pkts[i]);
         rte_pktmbuf_free(pkts[i]);
-        if (tag[i].service_id != TxTag::kNone) {
-            sl_pkt_bytes &sc = u->c->services[tag[i].service_id];
-            sc.packets--;
-            sc.bytes -= tag[i].in_bytes;
-            sl_pkt_bytes &bc = u->c->backends[tag[i].backend_id];
-            bc.packets--;
-            bc.bytes -= tag[i].in_bytes;
-        } else if (tag[i].reply != TxTag::kNoReply) {
-            reply_counter(*u->c, tag[i].reply)--;
-        }
+        count_tag(*u->c, tag[i], ~uint64_t{0});
     }
     u->pc->tx.packets -= unsent;
     u->pc->tx.bytes -= bytes;
@@ -98,16 +106,7 @@ inline void tx(WorkerCtx &w, unsigned port_idx, rte_mbuf *m, TxTag tag) {
     sl_port_counters &pc = w.c->ports[port_idx];
     pc.tx.packets++;
     pc.tx.bytes += rte_pktmbuf_pkt_len(m);
-    if (tag.service_id != TxTag::kNone) {
-        sl_pkt_bytes &sc = w.c->services[tag.service_id];
-        sc.packets++;
-        sc.bytes += tag.in_bytes;
-        sl_pkt_bytes &bc = w.c->backends[tag.backend_id];
-        bc.packets++;
-        bc.bytes += tag.in_bytes;
-    } else if (tag.reply != TxTag::kNoReply) {
-        reply_counter(*w.c, tag.reply)++;
-    }
+    count_tag(*w.c, tag, 1);
     rte_eth_dev_tx_buffer *txb = w.txb[port_idx];
     w.tags[port_idx][txb->length] = tag; // length < size: a full buffer was flushed
     rte_eth_tx_buffer(w.port_id[port_idx], w.queue, txb, m);
