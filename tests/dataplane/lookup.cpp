@@ -13,6 +13,7 @@
 //                    [--box-ipv4 A] [--box-ipv6 A] [--mtu N] [--gue-port P]
 // (MACs as aa:bb:cc:dd:ee:ff; without --gateway-mac encapsulation has no
 // gateway and is dropped, as in the dataplane)
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/config.hpp"
 #include "sluice/decide.h"
 #include "sluice/parse.h"
 #include "sluice/region_map.hpp"
@@ -29,15 +31,11 @@
 namespace {
 
 bool parse_mac(const std::string &s, uint8_t out[6]) {
-    unsigned v[6];
-    char tail = 0;
-    if (s.size() != 17 || std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2],
-                                      &v[3], &v[4], &v[5], &tail) != 6) {
+    const auto m = sluice::config::parse_mac(s, ":"); // as sluice-dataplane's --mac
+    if (!m) {
         return false;
     }
-    for (int i = 0; i < 6; i++) {
-        out[i] = static_cast<uint8_t>(v[i]);
-    }
+    std::copy(m->begin(), m->end(), out);
     return true;
 }
 
