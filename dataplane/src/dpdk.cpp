@@ -608,13 +608,8 @@ void Ports::start(rte_mempool *mp, const Options &opts) {
                     p.name, di.driver_name, p.iface, ifmtu, opts.mtu, p.iface, opts.mtu);
             }
             // af_packet's frames are checked above (framesz); af_xdp's are the
-            // PMD's own size.
-            if (p.af_xdp && di.max_mtu < opts.mtu) {
-                say("sluice-dataplane: port '{}' ({}) reports frames of {} bytes at most, "
-                    "less than the MTU of {} needs: larger ones may not arrive whole\n",
-                    p.name, di.driver_name, di.max_rx_pktlen, opts.mtu);
-            }
-            rc = 0;
+            // PMD's own size: the warning below, as ethdev's EINVAL gives it.
+            rc = p.af_xdp && di.max_mtu < opts.mtu ? -EINVAL : 0;
         } else {
             rc = rte_eth_dev_set_mtu(p.id, static_cast<uint16_t>(opts.mtu));
         }
