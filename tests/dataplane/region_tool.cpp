@@ -119,6 +119,9 @@ int publish(const Args &a) {
         }
     }
     fmt::print("published generation {}\n", g);
+    const int huge = pub.huge_pages_errno();
+    fmt::print("tables on huge pages: {}\n",
+               huge == 0 ? std::string("yes") : "no (" + std::string(std::strerror(huge)) + ")");
     std::fflush(stdout);
     while (a.hold && !g_stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

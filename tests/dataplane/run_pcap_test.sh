@@ -62,6 +62,15 @@ lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ip
 n=$($py "$here/gen_pcap.py" in.pcap expect.json | awk '{print $1}')
 echo "input: $n packets"
 
+# True where the kernel can put shared memory on huge pages (MADV_COLLAPSE,
+# Linux 6.1, and transparent huge pages not denied for shmem).
+shmem_collapses() {
+    local f=/sys/kernel/mm/transparent_hugepage/shmem_enabled v
+    [ -r "$f" ] && ! grep -q '\[deny\]' "$f" || return 1
+    v=$(uname -r)
+    [ "$(printf '%s\n' 6.1 "${v%%-*}" | sort -V | head -1)" = 6.1 ]
+}
+
 run_dataplane() { # instance
     rm -f out.pcap
     "$dp" -l 1 --no-pci "${mem_args[@]}" --file-prefix "$prefix" --log-level='*:warning' -- \
@@ -71,6 +80,26 @@ run_dataplane() { # instance
     if ! "$region" wait-rx --instance "$1" --packets "$n" --timeout-ms 20000; then
         cat dp.log
         return 1
+    fi
+    if [ "$1" = "$inst_a" ] && grep -q "tables on huge pages: yes" publish.log; then
+        # The tables control put on 2 MB pages are mapped as such by the
+        # dataplane (one TLB entry each): the region's read-only mapping.
+        local kb
+        kb=$(awk -v f="/dev/shm/sluice-$1" '
+            /^[0-9a-f]+-[0-9a-f]+ / { m = ($2 == "r--s" && $6 == f) }
+            m && /^ShmemPmdMapped:/ { s += $2 } END { print s + 0 }' "/proc/$dp_pid/smaps")
+        if [ "$kb" -lt 2048 ]; then
+            echo "FAIL: the dataplane maps its tables on 4 KB pages (ShmemPmdMapped $kb kB)"
+            grep -A25 "sluice-$1" "/proc/$dp_pid/smaps"
+            return 1
+        fi
+        echo "tables: $kb kB on 2 MB pages in the dataplane's mapping"
+    elif [ "$1" = "$inst_a" ] && shmem_collapses; then
+        echo "FAIL: this kernel puts shared memory on huge pages, sluice-dp-region did not:"
+        cat publish.log
+        return 1
+    elif [ "$1" = "$inst_a" ]; then
+        echo "tables not on huge pages (kernel before 6.1 or shmem THP denied): $(grep "huge pages" publish.log)"
     fi
     if [ "$1" = "$inst_a" ] && command -v dpdk-telemetry.py >/dev/null; then
         # DPDK telemetry (needs --file-prefix; works with --in-memory too).
@@ -112,7 +141,7 @@ PY
 }
 
 echo "== phase 1: services published"
-"$region" publish --instance "$inst_a" --spec "$here/services.json"
+"$region" publish --instance "$inst_a" --spec "$here/services.json" | tee publish.log
 run_dataplane "$inst_a"
 $py "$here/verify_pcap.py" in.pcap expect.json pred.jsonl out.pcap counters.json
 

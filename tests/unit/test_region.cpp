@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -213,4 +215,89 @@ TEST_CASE("a stuck reader blocks reuse of its copy, with a deadline", "[region]"
     // A worker that stopped is not waited for.
     __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
     CHECK_NOTHROW(pub.begin(std::chrono::milliseconds(50)));
+}
+
+namespace {
+
+// ShmemPmdMapped of the mapping of /proc/self/smaps that holds `p`, in kB;
+// -1 when no mapping holds it.
+long pmd_mapped_kb(const void *p) {
+    std::FILE *f = std::fopen("/proc/self/smaps", "r");
+    REQUIRE(f != nullptr);
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    char line[512];
+    bool in = false;
+    long kb = -1;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned long lo = 0;
+        unsigned long hi = 0;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { // a mapping's first line
+            in = a >= lo && a < hi;
+        } else if (in && std::sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1) {
+            break;
+        }
+    }
+    std::fclose(f);
+    return kb;
+}
+
+} // namespace
+
+TEST_CASE("commit puts the copy's used part on huge pages, mapped as such by a reader",
+          "[region]") {
+    const std::string inst = test_instance("huge");
+    Unlink cleanup{inst};
+    Region control = Region::open(inst, Region::Role::Control);
+    sluice::Publisher pub(control);
+    CHECK(pub.huge_pages_errno() == -1);
+    // 6 MB of tables from 1 MB into the arena: the copy's first 8 MB and more.
+    sl_tables *t = pub.begin(std::chrono::milliseconds(100));
+    t->n_services = 2;
+    t->services[1].table_offset = 1u << 19;
+    t->services[1].table_size = 3u << 20;
+    for (uint32_t i = 0; i < t->services[1].table_size; i++) {
+        t->arena[t->services[1].table_offset + i] = static_cast<uint16_t>(i % 7);
+    }
+    pub.commit();
+    if (!sluice::shmem_huge_pages_possible()) {
+        WARN("SKIPPED: this kernel cannot put shared memory on huge pages (MADV_COLLAPSE: "
+             "before Linux 6.1, or /sys/kernel/mm/transparent_hugepage/shmem_enabled is deny "
+             "or missing)");
+        return;
+    }
+    INFO("MADV_COLLAPSE: " << std::strerror(pub.huge_pages_errno()));
+    REQUIRE(pub.huge_pages_errno() == 0);
+
+    // A dataplane mapping of its own: the tables' 2 MB pages are mapped whole.
+    Region dp = Region::open(inst, Region::Role::Dataplane);
+    const sl_tables *r = dp.published();
+    REQUIRE(r != nullptr);
+    REQUIRE(reinterpret_cast<uintptr_t>(dp.base()) % (2u << 20) == 0);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < r->services[1].table_size; i += 2048) {
+        sum += r->arena[r->services[1].table_offset + i];
+    }
+    CHECK(sum > 0);
+    // The used part spans [4 KB, 4 KB + offsetof(arena) + 2 * 3.5 M entries):
+    // 2 MB pages 0-3 whole (the last partly beyond the used part).
+    const long kb = pmd_mapped_kb(r);
+    INFO("ShmemPmdMapped of the dataplane's tables mapping: " << kb << " kB");
+    CHECK(kb >= 4 * 2048);
+    CHECK(kb <= 5 * 2048);
+    CHECK(r->arena[r->services[1].table_offset + 12345] == 12345 % 7);
+
+    // Written again two generations later (the same copy): still on huge
+    // pages, and the reader sees the new bytes through them.
+    pub.begin(std::chrono::milliseconds(100));
+    pub.commit();
+    sl_tables *again = pub.begin(std::chrono::milliseconds(100));
+    REQUIRE(again == t);
+    for (uint32_t i = 0; i < t->services[1].table_size; i++) {
+        t->arena[t->services[1].table_offset + i] = static_cast<uint16_t>(i % 5);
+    }
+    pub.commit();
+    CHECK(pub.huge_pages_errno() == 0);
+    REQUIRE(dp.published() == r);
+    CHECK(r->arena[r->services[1].table_offset + 12345] == 12345 % 5);
+    CHECK(pmd_mapped_kb(r) >= 4 * 2048);
 }

@@ -1,15 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sluice/region_map.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <thread>
 #include <unistd.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1 */
+#endif
 
 namespace sluice {
 
@@ -23,6 +30,10 @@ uint64_t now_ns() {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
+
+// The size of the huge pages a table copy's used part is put on (x86-64's
+// and arm64's PMD size with 4 KB pages).
+constexpr uint64_t kHugePage = 2u << 20;
 
 bool valid_instance(std::string_view s) {
     if (s.empty() || s.size() > 64) {
@@ -157,12 +168,20 @@ Region Region::open(std::string_view instance, Role role, unsigned mode) {
                                    " (ABI " + std::to_string(SL_REGION_ABI_VERSION) +
                                    "): stop the other side of another version and remove it");
     }
-    // Reserve the whole range, then map each part with its own protection.
-    void *base = mmap(nullptr, SL_REGION_SIZE, PROT_NONE, MAP_SHARED, r.fd_, 0);
-    if (base == MAP_FAILED) {
+    // Reserve the whole range at a huge page boundary (so that the huge pages
+    // Publisher puts the tables on are mapped as such), then map each part
+    // with its own protection.
+    void *res = mmap(nullptr, SL_REGION_SIZE + kHugePage, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED) {
         throw SysError(errno, "mmap " + where);
     }
-    r.base_ = static_cast<uint8_t *>(base);
+    const uintptr_t head = (kHugePage - reinterpret_cast<uintptr_t>(res) % kHugePage) % kHugePage;
+    r.base_ = static_cast<uint8_t *>(res) + head;
+    if (head != 0) {
+        munmap(res, head);
+    }
+    munmap(r.base_ + SL_REGION_SIZE, kHugePage - head);
     const int tables_prot = role == Role::Control ? PROT_READ | PROT_WRITE : PROT_READ;
     const int dp_prot = role == Role::Dataplane ? PROT_READ | PROT_WRITE : PROT_READ;
     if (mmap(r.base_, SL_REGION_DP_OFF, tables_prot, MAP_SHARED | MAP_FIXED, r.fd_, 0) ==
@@ -251,6 +270,22 @@ const sl_tables *Region::published() const {
     return g == 0 ? nullptr : tables(static_cast<unsigned>(g & 1));
 }
 
+bool shmem_huge_pages_possible() {
+    std::FILE *f = std::fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+    if (f == nullptr) {
+        return false;
+    }
+    char mode[256] = {};
+    const bool read = std::fgets(mode, sizeof mode, f) != nullptr;
+    std::fclose(f);
+    utsname u{};
+    unsigned major = 0;
+    unsigned minor = 0;
+    return read && std::strstr(mode, "[deny]") == nullptr && uname(&u) == 0 &&
+           std::sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+           (major > 6 || (major == 6 && minor >= 1));
+}
+
 bool worker_alive(const sl_worker_state &w) {
     if (__atomic_load_n(&w.run, __ATOMIC_ACQUIRE) != SL_WORKER_RUNNING) {
         return false;
@@ -298,11 +333,33 @@ uint64_t Publisher::commit() {
     }
     sl_region_header *h = region_.header_rw();
     const uint64_t g = __atomic_load_n(&h->generation, __ATOMIC_RELAXED) + 1;
+    huge_pages_errno_ = collapse(standby_);
     standby_->generation = g;
     standby_ = nullptr;
     h->publish_ns = now_ns();
     __atomic_store_n(&h->generation, g, __ATOMIC_RELEASE);
     return g;
+}
+
+int Publisher::collapse(sl_tables *t) const {
+    uint64_t arena_end = 0;
+    for (uint32_t k = 0; k < t->n_services && k < SL_MAX_SERVICES; k++) {
+        const sl_service &s = t->services[k];
+        arena_end = std::max(arena_end, uint64_t{s.table_offset} + s.table_size);
+    }
+    arena_end = std::min<uint64_t>(arena_end, SL_TABLE_ARENA_ENTRIES);
+    // The 2 MB pages the copy's used part touches, within the tables' part
+    // of the mapping (madvise collapses the whole huge pages inside a range).
+    uint8_t *const base = const_cast<uint8_t *>(region_.base());
+    const uint64_t from = static_cast<uint64_t>(reinterpret_cast<uint8_t *>(t) - base);
+    const uint64_t to = from + offsetof(sl_tables, arena) + arena_end * sizeof(uint16_t);
+    const uint64_t lo = from / kHugePage * kHugePage;
+    const uint64_t hi =
+        std::min<uint64_t>((to + kHugePage - 1) / kHugePage * kHugePage, SL_REGION_DP_OFF);
+    if (madvise(base + lo, hi - lo, MADV_COLLAPSE) != 0) {
+        return errno;
+    }
+    return 0;
 }
 
 bool Publisher::wait_observed(uint64_t generation, std::chrono::milliseconds deadline) const {
