@@ -416,6 +416,15 @@ PublishResult Daemon::publish_locked(const std::vector<Service> &services, const
     generation_ = r.generation;
     publish_ns_ = r.duration_ns;
     publishes_++;
+    const int huge = tables_->huge_pages_errno();
+    if (huge != huge_pages_errno_ && (huge != 0 || huge_pages_errno_ > 0)) {
+        log_line(huge == 0 ? std::string("tables on 2 MB pages again")
+                           : "tables stay on 4 KB pages (MADV_COLLAPSE: " +
+                                 std::string(std::strerror(huge)) +
+                                 "): they work the same, a dataplane with many VIPs misses "
+                                 "the TLB more");
+    }
+    huge_pages_errno_ = huge;
     for (const TableService &ts : in) {
         const std::string &name = ts.service->name;
         if (open_now.count(name)) {
@@ -703,6 +712,7 @@ json Daemon::status_locked() {
                                  : json(nullptr)},
             {"generation", region_.generation()},
             {"publish_ns", publish_ns_},
+            {"tables_huge_pages", huge_pages_errno_ == 0},
             {"services", services_.size()},
             {"dataplane",
              {{"kind", kind == 'd'   ? "dpdk"

@@ -142,6 +142,7 @@ class Daemon {
     std::set<std::string> failing_open_;
     uint64_t generation_ = 0;
     uint64_t publish_ns_ = 0;
+    int huge_pages_errno_ = -1; // of the last publish (TablePublisher::huge_pages_errno)
     uint64_t publishes_ = 0;
     uint64_t publish_failures_ = 0;
     uint64_t region_reattached_ = 0;

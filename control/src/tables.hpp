@@ -49,6 +49,10 @@ class TablePublisher {
     PublishResult publish(const std::vector<TableService> &services,
                           std::chrono::milliseconds deadline);
 
+    // 0 when the last published copy is on huge pages, else why not
+    // (Publisher::huge_pages_errno).
+    int huge_pages_errno() const { return publisher_.huge_pages_errno(); }
+
     // Slots per backend id of a service's current table (for `table`).
     const std::vector<uint16_t> *table_of(uint16_t service_id) const;
 

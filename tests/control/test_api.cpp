@@ -90,6 +90,7 @@ TEST_CASE("status, lists, show, table and lookup", "[api]") {
     CHECK(st["pid"] == f.daemon.pid());
     CHECK(st["config"] == f.config);
     CHECK(st["generation"].get<uint64_t>() >= 1);
+    CHECK(st["tables_huge_pages"] == sluice::shmem_huge_pages_possible());
     CHECK(st["dataplane"]["alive"] == false);
     CHECK(st["dataplane"]["workers"].empty());
 
