@@ -8,13 +8,19 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "sluice/region_map.hpp"
 #include "sluice/rewrite.h"
 #include "sluice/wire.h"
 #include "spec.hpp"
@@ -91,23 +97,105 @@ class FrameStream {
     uint32_t vip_i_ = 0; // flow_ % vips_
 };
 
-using BenchTables = std::unique_ptr<sl_tables, decltype(&std::free)>;
-
-// One table copy (generation 1) filled from a spec file; empty after saying
-// why on stderr, as `prog`.
-inline BenchTables bench_tables(const std::string &spec_path, const char *prog) {
-    BenchTables t(static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))), &std::free);
-    try {
-        if (!t) {
+// Memory on huge pages, as the dataplane's mbufs and lookup cache are (DPDK
+// hugepages): hugetlbfs pages where some are free, else transparent ones
+// (madvise). Zeroed; `how` says which.
+class HugeMemory {
+  public:
+    explicit HugeMemory(size_t bytes) : size_((bytes + kHuge - 1) / kHuge * kHuge) {
+        void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+        if (p != MAP_FAILED) {
+            base_ = static_cast<uint8_t *>(p);
+            how_ = "hugetlb";
+            return;
+        }
+        // 2 MB-aligned inside a larger reservation, so that THP can back it.
+        p = mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                 0);
+        if (p == MAP_FAILED) {
             throw std::bad_alloc();
         }
-        fill_tables(load_spec(spec_path), t.get(), 1);
-    } catch (const std::exception &e) {
-        std::fprintf(stderr, "%s: %s\n", prog, e.what());
-        t.reset();
+        map_ = static_cast<uint8_t *>(p);
+        base_ = map_ + (kHuge - reinterpret_cast<uintptr_t>(map_) % kHuge) % kHuge;
+        how_ = madvise(base_, size_, MADV_HUGEPAGE) == 0 ? "thp" : "4k";
+        std::memset(base_, 0, size_);
     }
-    return t;
-}
+    HugeMemory(const HugeMemory &) = delete;
+    HugeMemory &operator=(const HugeMemory &) = delete;
+    ~HugeMemory() {
+        if (map_ != nullptr) {
+            munmap(map_, size_ + kHuge);
+        } else {
+            munmap(base_, size_);
+        }
+    }
+    uint8_t *data() const { return base_; }
+    const char *how() const { return how_; }
+
+  private:
+    static constexpr size_t kHuge = 2u << 20;
+    size_t size_;
+    uint8_t *base_ = nullptr;
+    uint8_t *map_ = nullptr; // the reservation, when THP
+    const char *how_ = "";
+};
+
+// A T (default-constructed) in memory of its own on huge pages.
+template <class T> class OnHugePages {
+  public:
+    OnHugePages() : mem_(sizeof(T)) { new (mem_.data()) T(); }
+    T *get() const { return reinterpret_cast<T *>(mem_.data()); }
+    const char *how() const { return mem_.how(); }
+
+  private:
+    HugeMemory mem_;
+};
+
+// The tables of a spec file as sluice-dataplane reads them: published by
+// control's Publisher into a shared region of its own (so on the huge pages
+// control puts them on, where the kernel allows) and read through a mapping
+// of the dataplane's role. The region's name is removed at once; the
+// mappings live as long as this.
+class BenchTables {
+  public:
+    // Empty after saying why on stderr, as `prog`.
+    BenchTables(const std::string &spec_path, const char *prog) {
+        const std::string inst = "bench-" + std::to_string(getpid());
+        try {
+            control_.emplace(Region::open(inst, Region::Role::Control, 0600));
+            reader_.emplace(Region::open(inst, Region::Role::Observer));
+            Region::unlink(inst);
+            Publisher pub(*control_);
+            fill_tables(load_spec(spec_path), pub.begin(std::chrono::milliseconds(0)), 1);
+            pub.commit();
+            huge_ = pub.huge_pages_errno() == 0;
+            rw_ = control_->tables_rw(1);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "%s: %s\n", prog, e.what());
+            try {
+                Region::unlink(inst);
+            } catch (const std::exception &) {
+            }
+            reader_.reset();
+            control_.reset();
+            rw_ = nullptr;
+        }
+    }
+    explicit operator bool() const { return rw_ != nullptr; }
+    // The dataplane's view: what the benchmarks read.
+    const sl_tables *get() const { return reader_->published(); }
+    // The same copy, writable (for what-if knobs).
+    sl_tables *rw() const { return rw_; }
+    // The copy is on 2 MB pages.
+    bool huge() const { return huge_; }
+
+  private:
+    std::optional<Region> control_;
+    std::optional<Region> reader_;
+    sl_tables *rw_ = nullptr;
+    bool huge_ = false;
+};
 
 // The options the benchmarks share: --spec, --flows (default 1M), --vips
 // (1), --proto udp|tcp (udp).

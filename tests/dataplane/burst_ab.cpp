@@ -191,19 +191,19 @@ int main(int argc, char **argv) {
                              "[--share-backends 0|1] [--floor 0|1 (with --vips-b)]\n");
         return 2;
     }
-    const sluice::test::BenchTables tables =
-        sluice::test::bench_tables(spec_path, "sluice-burst-ab");
+    const sluice::test::BenchTables tables(spec_path, "sluice-burst-ab");
     if (!tables) {
         return 1;
     }
-    for (uint32_t k = 1; share_table && k < tables->n_services; k++) {
-        tables->services[k].table_offset = tables->services[0].table_offset;
-        tables->services[k].table_size = tables->services[0].table_size;
-        tables->services[k].table_fastmod = tables->services[0].table_fastmod;
+    sl_tables *rw = tables.rw();
+    for (uint32_t k = 1; share_table && k < rw->n_services; k++) {
+        rw->services[k].table_offset = rw->services[0].table_offset;
+        rw->services[k].table_size = rw->services[0].table_size;
+        rw->services[k].table_fastmod = rw->services[0].table_fastmod;
     }
     for (uint32_t i = 0; share_backends && i < SL_TABLE_ARENA_ENTRIES; i++) {
-        if (tables->arena[i] < SL_MAX_BACKENDS) {
-            tables->arena[i] = static_cast<uint16_t>(tables->arena[i] % 4);
+        if (rw->arena[i] < SL_MAX_BACKENDS) {
+            rw->arena[i] = static_cast<uint16_t>(rw->arena[i] % 4);
         }
     }
     const sl_tables *t = tables.get();
@@ -234,9 +234,10 @@ int main(int argc, char **argv) {
     sluice::test::FrameStream st_b(proto, vip, 80, flows, vips_b != 0 ? vips_b : vips);
     const sl_encap_ctx ctx = sluice::test::bench_encap_ctx();
 
-    auto ca = std::make_unique<va::sl_burst_cache>();
-    auto cb = std::make_unique<vb::sl_burst_cache>();
-    auto ca_b = std::make_unique<va::sl_burst_cache>(); // with --vips-b: B's, A's code
+    // The lookup caches and frames on huge pages, as the worker's are.
+    const sluice::test::OnHugePages<va::sl_burst_cache> ca;
+    const sluice::test::OnHugePages<vb::sl_burst_cache> cb;
+    const sluice::test::OnHugePages<va::sl_burst_cache> ca_b; // with --vips-b: B's, A's code
     va::sl_burst_cache_init(ca.get());
     vb::sl_burst_cache_init(cb.get());
     va::sl_burst_cache_init(ca_b.get());
@@ -282,7 +283,7 @@ int main(int argc, char **argv) {
         const unsigned k = static_cast<unsigned>(blk % 8);
         return k < 4 ? k : 7 - k;
     };
-    std::vector<uint8_t> bufs(kBufs * kBuf);
+    const sluice::test::HugeMemory bufs(kBufs * kBuf);
     auto frame_of = [&](uint64_t n) { return bufs.data() + (n % kBufs) * kBuf + kHeadroom; };
     // Frame n, written kAhead frames before it is processed: from B's stream
     // if B has one of its own and takes it (and so the floor's side 3).
@@ -355,6 +356,9 @@ int main(int argc, char **argv) {
                     static_cast<unsigned long>(forwarded[2]),
                     static_cast<unsigned long>(forwarded[3]), fa, fb, fb / fa, (fb - fa) / a);
     }
-    std::printf("}\n");
+    // Where the memory was: the tables on 2 MB pages or not, the frames'
+    // and caches' pages (hugetlb, thp or 4k).
+    std::printf(", \"tables_huge_pages\": %s, \"frames_pages\": \"%s\"}\n",
+                tables.huge() ? "true" : "false", bufs.how());
     return 0;
 }

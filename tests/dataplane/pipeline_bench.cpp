@@ -57,7 +57,8 @@ struct Stopwatch {
 
     // slow < 0: no "slow" field (the per-packet path has none).
     void report(const char *path, uint64_t packets, uint64_t forwarded, int64_t slow,
-                uint32_t flows, uint32_t vips, uint64_t checksum) const {
+                uint32_t flows, uint32_t vips, uint64_t checksum, bool tables_huge,
+                const char *frames_pages) const {
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
         const timespec c1 = now_cpu();
@@ -69,10 +70,12 @@ struct Stopwatch {
         }
         std::printf("\"flows\": %u, \"vips\": %u, \"path\": \"%s\", \"seconds\": %.3f, "
                     "\"cpu_seconds\": %.3f, \"mpps\": %.2f, \"cpu_mpps\": %.2f, "
-                    "\"ns_per_packet\": %.2f, \"check\": %lu}\n",
+                    "\"ns_per_packet\": %.2f, \"check\": %lu, \"tables_huge_pages\": %s, "
+                    "\"frames_pages\": \"%s\"}\n",
                     flows, vips, path, secs, cpu, static_cast<double>(packets) / secs / 1e6,
                     static_cast<double>(packets) / cpu / 1e6,
-                    cpu * 1e9 / static_cast<double>(packets), checksum);
+                    cpu * 1e9 / static_cast<double>(packets), checksum,
+                    tables_huge ? "true" : "false", frames_pages);
     }
 };
 
@@ -116,8 +119,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "usage: sluice-dp-pipeline-bench --spec S.json [--flows N] ...\n");
         return 2;
     }
-    const sluice::test::BenchTables tables =
-        sluice::test::bench_tables(spec_path, "sluice-dp-pipeline-bench");
+    const sluice::test::BenchTables tables(spec_path, "sluice-dp-pipeline-bench");
     if (!tables) {
         return 1;
     }
@@ -131,7 +133,7 @@ int main(int argc, char **argv) {
     // store-to-load forwarding between writing a frame and parsing it.
     constexpr unsigned kBufs = 4096;
     constexpr unsigned kAhead = 2048;
-    std::vector<uint8_t> bufs(kBufs * kBuf);
+    const sluice::test::HugeMemory bufs(kBufs * kBuf); // as mbufs, on huge pages
     auto prepare = [&](uint64_t n) { stream.write(bufs.data() + (n % kBufs) * kBuf + kHeadroom); };
     for (uint64_t n = 0; n < kAhead; n++) {
         prepare(n);
@@ -153,8 +155,8 @@ int main(int argc, char **argv) {
         // it hands back through the per-packet path.
         constexpr unsigned kBurst = SL_BURST_MAX;
         sl_burst_pkt b[kBurst];
-        sl_burst_cache cache;
-        sl_burst_cache_init(&cache);
+        const sluice::test::OnHugePages<sl_burst_cache> cache; // as the worker's
+        sl_burst_cache_init(cache.get());
         const Stopwatch clock;
         uint64_t slow = 0;
         for (uint64_t n = 0; n < packets; n += kBurst) {
@@ -164,7 +166,7 @@ int main(int argc, char **argv) {
                 b[i].len = kFrame;
                 b[i].headroom = kHeadroom;
             }
-            sl_burst_forward_cached(t, &ctx, use_cache ? &cache : nullptr, b, kBurst);
+            sl_burst_forward_cached(t, &ctx, use_cache ? cache.get() : nullptr, b, kBurst);
             for (unsigned i = 0; i < kBurst; i++) {
                 if (b[i].verdict == SL_BURST_FORWARD) {
                     forwarded++;
@@ -187,7 +189,8 @@ int main(int argc, char **argv) {
             }
         }
         const uint64_t done = (packets + kBurst - 1) / kBurst * kBurst;
-        clock.report("burst", done, forwarded, static_cast<int64_t>(slow), flows, vips, checksum);
+        clock.report("burst", done, forwarded, static_cast<int64_t>(slow), flows, vips, checksum,
+                     tables.huge(), bufs.how());
         return forwarded == done ? 0 : 1;
     }
     const int upto = stage == "copy" ? 0 : stage == "parse" ? 1 : stage == "decide" ? 2 : 3;
@@ -221,6 +224,7 @@ int main(int argc, char **argv) {
         }
         rewrite(frame, pkt, d);
     }
-    clock.report("packet", packets, forwarded, -1, flows, vips, checksum);
+    clock.report("packet", packets, forwarded, -1, flows, vips, checksum, tables.huge(),
+                 bufs.how());
     return forwarded == packets ? 0 : 1;
 }

@@ -75,7 +75,8 @@ ${CXX:-c++} -std=c++20 -O3 -march=native -DNDEBUG -Wall -Wextra -Werror -Wno-psa
     -I"$root/dataplane/core/include" -I"$root/tests/dataplane" \
     -DSLUICE_AB_A="\"$work/a/burst.h\"" -DSLUICE_AB_B="\"$work/b/burst.h\"" \
     "$root/tests/dataplane/burst_ab.cpp" -o "$bin" \
-    "$build/tests/dataplane/libsluice_test_spec.a" "$build/dataplane/core/libsluice_maglev.a"
+    "$build/tests/dataplane/libsluice_test_spec.a" "$build/dataplane/core/libsluice_maglev.a" \
+    "$build/dataplane/core/libsluice_region.a"
 
 # $1 mode, $2 backends per VIP, $3 VIPs, $4 table size
 spec() {
