@@ -1242,6 +1242,10 @@ std::string Daemon::metrics() {
          "writing the standby copy, committing).\n"
          "# TYPE sluice_publish_duration_seconds gauge\n"
       << "sluice_publish_duration_seconds " << static_cast<double>(publish_ns_) / 1e9 << "\n";
+    o << "# HELP sluice_tables_huge_pages 1 when the last published table copy is on 2 MB "
+         "pages, 0 when the kernel kept it on 4 KB pages.\n"
+         "# TYPE sluice_tables_huge_pages gauge\n"
+      << "sluice_tables_huge_pages " << (huge_pages_errno_ == 0 ? 1 : 0) << "\n";
     o << "# HELP sluice_publishes_total Generations published by this process.\n"
          "# TYPE sluice_publishes_total counter\n"
       << "sluice_publishes_total " << publishes_ << "\n";

@@ -364,7 +364,7 @@ try:
         raise SystemExit
 
     # --- status
-    ok(["status"], ["sluice-control", "generation", "dataplane"])
+    ok(["status"], ["sluice-control", "generation", "tables          on ", "dataplane"])
     st = js(["status"])
     for k in ("version", "pid", "generation", "dataplane"):
         if k not in st:

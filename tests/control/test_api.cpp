@@ -149,6 +149,8 @@ TEST_CASE("status, lists, show, table and lookup", "[api]") {
     CHECK_THAT(m, Catch::Contains("sluice_drops_total{reason=\"no_backend\"} 0"));
     CHECK_THAT(m, Catch::Contains("sluice_table_generation "));
     CHECK_THAT(m, Catch::Contains("sluice_publish_duration_seconds "));
+    CHECK_THAT(m, Catch::Contains(std::string("sluice_tables_huge_pages ") +
+                                  (sluice::shmem_huge_pages_possible() ? "1" : "0")));
 }
 
 TEST_CASE("the ports' own counters (rx_missed, ...) in stats and metrics", "[api]") {

@@ -854,6 +854,11 @@ int status(Ctl &ctl, const StatusOpts &o) {
         }
     }
     std::cout << fmt::format("generation      {}{}\n", cell(r, "generation"), pub);
+    if (r.contains("tables_huge_pages") && r["tables_huge_pages"].is_boolean()) {
+        std::cout << (r["tables_huge_pages"].get<bool>()
+                          ? "tables          on 2 MB pages\n"
+                          : "tables          on 4 KB pages (the control log says why)\n");
+    }
     json dp = r.value("dataplane", json::object());
     if (!dp.is_object() || dp.empty()) {
         std::cout << "dataplane       unknown\n";
