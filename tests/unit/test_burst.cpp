@@ -546,6 +546,71 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
     CHECK(tally.forward_to6 >= 9);    // 5 (IPv4 in IPv6), 13 and 19
 }
 
+TEST_CASE("burst path: no address of a backend's family, no encapsulation to it", "[burst]") {
+    const Tables t = make_tables();
+    for (int family : {SL_AF_INET, SL_AF_INET6}) {
+        INFO("the box without an IPv" << (family == SL_AF_INET ? 4 : 6) << " address");
+        sl_encap_ctx ctx = make_ctx();
+        if (family == SL_AF_INET) {
+            ctx.box_ip4 = 0;
+        } else {
+            std::memset(ctx.box_ip6, 0, sizeof(ctx.box_ip6));
+        }
+        Tally tally;
+        std::vector<Bytes> frames;
+        for (size_t s = 0; s < kServices.size(); s++) {
+            const SvcSpec &sp = kServices[s];
+            const uint16_t dport = sp.port ? sp.port : 8080;
+            for (int k = 0; k < 3; k++) {
+                Builder b;
+                if (is_v6(sp)) {
+                    const std::string src = "2001:db8:100::" + std::to_string(k + 1);
+                    b.eth().ipv6(src.c_str(), sp.vip);
+                } else {
+                    b.eth().ipv4(ip4_text(0x64000001u + static_cast<uint32_t>(k)).c_str(), sp.vip);
+                }
+                if (sp.proto == SL_IPPROTO_TCP) {
+                    b.tcp(static_cast<uint16_t>(40000 + k), dport);
+                } else {
+                    b.udp(static_cast<uint16_t>(40000 + k), dport);
+                }
+                frames.push_back(b.payload(static_cast<size_t>(k) * 10).pad_to(60).build());
+            }
+        }
+        size_t to_family = 0; // frames the generic path refuses: encapsulated to `family`
+        for (size_t at = 0; at < frames.size(); at += SL_BURST_MAX) {
+            const size_t n = std::min<size_t>(SL_BURST_MAX, frames.size() - at);
+            std::vector<Bytes> burst(frames.begin() + static_cast<std::ptrdiff_t>(at),
+                                     frames.begin() + static_cast<std::ptrdiff_t>(at + n));
+            check_burst(t.get(), &ctx, burst, std::vector<uint32_t>(n, 128), tally);
+            for (const Bytes &f : burst) {
+                Buf g = make_buf(f, 128);
+                sl_pkt pkt;
+                if (sl_parse(g.frame(), g.len, &pkt) != SL_VERDICT_FLOW) {
+                    continue;
+                }
+                const sl_decision d = sl_decide(t.get(), &pkt);
+                if (d.drop != SL_DROP_NONE) {
+                    continue;
+                }
+                const sl_service &svc = t->services[d.service_id];
+                const sl_backend &be = t->backends[d.backend_id];
+                const sl_rw_result r =
+                    sl_rewrite_forward(g.frame(), g.len, g.headroom, &pkt, &ctx, &svc, &be, d.hash);
+                const bool refused = svc.fwd_mode != SL_FWD_DSR_L2 && be.family == family;
+                CHECK(r.verdict == (refused ? SL_RW_NO_SOURCE : SL_RW_OK));
+                to_family += refused;
+            }
+        }
+        // Handed back (the worker's generic path then drops them as
+        // encap_failed), never forwarded; the rest forwarded as ever.
+        CHECK(to_family > 0);
+        CHECK(tally.slow == to_family);
+        CHECK(tally.forward_mode[SL_FWD_DSR_L2] > 0);
+        CHECK(tally.forward_mode[SL_FWD_IPIP] + tally.forward_mode[SL_FWD_GUE] > 0);
+    }
+}
+
 // A neighbour solicitation for 2001:db8::10 (a VIP of make_tables) to dst.
 Bytes ns_frame(pktbuild::Mac dst) {
     pktbuild::Ipv6Opts o;

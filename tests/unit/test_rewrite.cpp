@@ -801,6 +801,48 @@ TEST_CASE("no gateway MAC: encapsulation refused, even past the MTU", "[rewrite]
               .verdict == SL_RW_OK);
 }
 
+TEST_CASE("no address of the backend's family: encapsulation refused, even past the MTU",
+          "[rewrite][encap]") {
+    for (uint8_t outer : {SL_AF_INET, SL_AF_INET6}) {
+        // The box has an address of the other family only.
+        sl_encap_ctx ctx = make_ctx();
+        if (outer == SL_AF_INET) {
+            ctx.box_ip4 = 0;
+        } else {
+            std::memset(ctx.box_ip6, 0, sizeof(ctx.box_ip6));
+        }
+        const sl_backend be = backend(outer);
+        for (bool gue : {false, true}) {
+            for (size_t data : {size_t{50}, size_t{1480}}) { // within and past the MTU
+                INFO("outer " << int(outer) << " gue " << gue << " data " << data);
+                Buf b(tcp4_frame(V4{}, data, {3}));
+                const Bytes before = b.mem;
+                const sl_rw_result r =
+                    gue ? sl_encap_gue(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be,
+                                       sl_htons(kGuePort), kHash)
+                        : sl_encap_ipip(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be, kHash);
+                CHECK(r.verdict == SL_RW_NO_SOURCE);
+                CHECK(b.mem == before);
+            }
+        }
+        // The other family's backends are served.
+        const sl_backend other = backend(outer == SL_AF_INET ? SL_AF_INET6 : SL_AF_INET);
+        Buf b(tcp4_frame(V4{}, 50));
+        CHECK(sl_encap_ipip(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &other, kHash).verdict ==
+              SL_RW_OK);
+    }
+    // dsr-l2 needs neither
+    sl_encap_ctx ctx = make_ctx();
+    ctx.box_ip4 = 0;
+    std::memset(ctx.box_ip6, 0, sizeof(ctx.box_ip6));
+    const sl_backend be = backend(SL_AF_INET);
+    Buf b(tcp4_frame(V4{}, 50));
+    sl_service svc{};
+    svc.fwd_mode = SL_FWD_DSR_L2;
+    CHECK(sl_rewrite_forward(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &svc, &be, kHash)
+              .verdict == SL_RW_OK);
+}
+
 TEST_CASE("ICMPv4 fragmentation needed, in place", "[rewrite][icmp]") {
     for (size_t data : {size_t{100}, size_t{1400}}) {
         for (const std::vector<uint16_t> &vlans :

@@ -284,7 +284,8 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
 /* IPIP or GUE of an untagged IPv4 frame (checked by sl_burst_parse4), or
  * with inner6 of an untagged IPv6 frame (sl_burst_parse6), towards an IPv4
  * backend: sl_encap_common's output for that case. Returns 0 when the
- * generic path must take it (MTU, headroom, GUE port 0, no gateway MAC). */
+ * generic path must take it (MTU, headroom, GUE port 0, no gateway MAC, no
+ * IPv4 address of the box's). */
 SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
                               const struct sl_encap_ctx *ctx, const uint64_t eth[2],
                               const struct sl_backend *be, int gue, uint16_t gue_dport,
@@ -292,9 +293,9 @@ SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
     const uint32_t added = 20u + (gue ? (uint32_t)SL_ENCAP_GUE_LEN : 0u);
     const uint32_t outer_len = (uint32_t)l3_len + added;
     /* eth[0]'s low 48 bits: the gateway MAC; all zero (none) is
-     * SL_RW_NO_GATEWAY on the generic path */
+     * SL_RW_NO_GATEWAY on the generic path, box_ip4 0 SL_RW_NO_SOURCE */
     if (outer_len > ctx->mtu || outer_len > 0xffffu || p->headroom < added ||
-        (gue && gue_dport == 0) || (eth[0] & 0xffffffffffffULL) == 0) {
+        (gue && gue_dport == 0) || (eth[0] & 0xffffffffffffULL) == 0 || ctx->box_ip4 == 0) {
         return 0;
     }
     /* IPv4: ver_ihl tos tot_len id frag_off of the inner header, as stored;

@@ -29,7 +29,8 @@ SL_EXTERN_C_BEGIN
     X(NO_TABLE, "no_table", "no table published yet")                                              \
     X(NO_BACKEND, "no_backend", "the service has no backend in its table")                         \
     X(MTU_EXCEEDED, "mtu_exceeded", "encapsulated packet would exceed the MTU: ICMP sent back")    \
-    X(ENCAP_FAILED, "encap_failed", "cannot encapsulate: no headroom, no gateway MAC")             \
+    X(ENCAP_FAILED, "encap_failed",                                                                \
+      "cannot encapsulate: no headroom, gateway MAC, source address")                              \
     X(NOT_FOR_US, "not_for_us", "ARP/ND/echo for another address; a frame to another MAC")         \
     X(TX_FULL, "tx_full", "transmit ring full")
 

@@ -40,6 +40,10 @@
  *   SL_RW_NO_GATEWAY          encapsulation, but the context has no gateway
  *                             MAC (all zero): the packet cannot be delivered;
  *                             drop, count "encap_failed"
+ *   SL_RW_NO_SOURCE           encapsulation towards a backend of a family the
+ *                             box has no address of (box_ip4 0, box_ip6 all
+ *                             zero): the outer source would be 0.0.0.0 or ::;
+ *                             drop, count "encap_failed"
  *   SL_RW_INVALID             pkt/arguments are not what the function handles
  *                             (wrong protocol, lengths past the frame, ...)
  *
@@ -165,6 +169,7 @@ enum sl_rw_verdict {
     SL_RW_NO_REPLY,
     SL_RW_INVALID,
     SL_RW_NO_GATEWAY, /* encapsulation without a gateway MAC (all zero): drop */
+    SL_RW_NO_SOURCE,  /* encapsulation without an address of the backend's family: drop */
 };
 
 struct sl_rw_result {
@@ -198,6 +203,8 @@ SL_INLINE const char *sl_rw_verdict_name(enum sl_rw_verdict v) {
             return "invalid";
         case SL_RW_NO_GATEWAY:
             return "no_gateway";
+        case SL_RW_NO_SOURCE:
+            return "no_source";
     }
     return "unknown";
 }
@@ -465,6 +472,14 @@ SL_INLINE struct sl_rw_result sl_encap_common(uint8_t *frame, uint32_t len, uint
     static const uint8_t no_mac[SL_ETH_ALEN] = {0, 0, 0, 0, 0, 0};
     if (__builtin_memcmp(ctx->gw_mac, no_mac, SL_ETH_ALEN) == 0) {
         return sl_rw_make(frame, len, SL_RW_NO_GATEWAY);
+    }
+    /* No address of the backend's family (the dataplane runs without
+     * --ipv4 or --ipv6): the outer header would come from 0.0.0.0 or ::,
+     * which a backend drops or, worse, answers. */
+    static const uint8_t no_ip6[16] = {0};
+    if (be->family == SL_AF_INET ? ctx->box_ip4 == 0
+                                 : __builtin_memcmp(ctx->box_ip6, no_ip6, 16) == 0) {
+        return sl_rw_make(frame, len, SL_RW_NO_SOURCE);
     }
     const uint8_t *inner = frame + pkt->l3_off;
     const uint32_t inner_len = pkt->l3_len;
