@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "link.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "dpdk.hpp"
+#include "sluice/table_needs.hpp"
 #include "worker.hpp"
 
 namespace sluice::dp {
@@ -62,8 +64,9 @@ uint64_t xdp_rx_ring_full(const std::vector<int> &fds) {
 } // namespace
 
 LinkSupervisor::LinkSupervisor(Ports &ports, const Region &region, std::string instance,
-                               sl_dp_area *dp, std::atomic<bool> &stop)
-    : ports_(ports), region_(region), instance_(std::move(instance)), dp_(dp), stop_(stop) {
+                               sl_dp_area *dp, const sl_encap_ctx &enc, std::atomic<bool> &stop)
+    : ports_(ports), region_(region), instance_(std::move(instance)), dp_(dp), enc_(enc),
+      stop_(stop) {
     totals_.resize(ports_.info().size());
     for (const PortInfo &p : ports_.info()) {
         if (p.af_xdp && p.xdp_fds.empty()) {
@@ -117,6 +120,7 @@ void LinkSupervisor::run() {
             update_port_stats();
         }
         check_tables(now_ms());
+        check_needs();
         if (region_gone(now_ms())) {
             exit_status_.store(kExitRestart);
             stop_.store(true, std::memory_order_relaxed);
@@ -267,6 +271,26 @@ void LinkSupervisor::check_tables(uint64_t now_ms) {
             "with [dataplane] instance = \"{}\"?\n",
             region_.name(), kNoTablesMs / 1000, instance_);
     }
+}
+
+void LinkSupervisor::check_needs() {
+    const uint64_t g = region_.generation();
+    if (g == 0 || g == needs_generation_) {
+        return;
+    }
+    const std::vector<std::string> lines = table_needs(*region_.tables(g & 1), enc_);
+    // The copy of g is written again only for g + 2, once the workers
+    // have left it: read while the generation stayed g, it was whole.
+    if (region_.generation() != g) {
+        return; // read again on the next tick
+    }
+    needs_generation_ = g;
+    for (const std::string &l : lines) {
+        if (std::find(needs_said_.begin(), needs_said_.end(), l) == needs_said_.end()) {
+            say("sluice-dataplane: generation {}: {}\n", g, l);
+        }
+    }
+    needs_said_ = lines;
 }
 
 void LinkSupervisor::update_port_stats() {

@@ -38,6 +38,10 @@
 // one region. Without that, a dataplane restarted later would create an
 // empty region of its own and drop every VIP packet as "no table".
 //
+// And at each new generation it says what the tables ask of this box that
+// it lacks (an address of a backend's family, a gateway MAC, a large enough
+// MTU for an IPv6 VIP: sluice/table_needs.hpp), once per service and need.
+//
 // And about every 200 ms it stores each port's own counters in the region
 // (sl_port_stats: rx_missed, rx_errors, rx_nombuf, tx_errors), what was
 // lost where sluice's counters cannot see it: the driver's rte_eth_stats,
@@ -55,6 +59,7 @@
 #include <vector>
 
 #include "sluice/region_map.hpp"
+#include "sluice/rewrite.h"
 
 namespace sluice::dp {
 
@@ -70,8 +75,10 @@ class LinkSupervisor {
     // set, or when destroyed. Sets `stop` itself when the dataplane must
     // restart (exit_status() is then kExitRestart).
     // `dp`: the region's dataplane area, where it stores the port stats.
+    // `enc`: the box (addresses, gateway MAC, MTU), to say what published
+    // tables ask of it that it lacks (sluice/table_needs.hpp).
     LinkSupervisor(Ports &ports, const Region &region, std::string instance, sl_dp_area *dp,
-                   std::atomic<bool> &stop);
+                   const sl_encap_ctx &enc, std::atomic<bool> &stop);
     ~LinkSupervisor();
     LinkSupervisor(const LinkSupervisor &) = delete;
     LinkSupervisor &operator=(const LinkSupervisor &) = delete;
@@ -92,11 +99,15 @@ class LinkSupervisor {
     // traffic is dropped as no_table: is sluice-control running on this
     // instance?), and once when tables then appear.
     void check_tables(uint64_t now_ms);
+    // At each new generation: says once what its services need that this
+    // box lacks (table_needs), each need until a generation no longer has it.
+    void check_needs();
 
     Ports &ports_;
     const Region &region_;
     std::string instance_;
     sl_dp_area *dp_;
+    sl_encap_ctx enc_;
     std::atomic<bool> &stop_;
     // Per port: the driver's last values (rx_missed, rx_errors, rx_nombuf,
     // tx_errors) and the totals made of them (a driver that resets its
@@ -113,8 +124,10 @@ class LinkSupervisor {
     std::vector<PortTotals> totals_;
     uint64_t started_ms_ = 0;
     bool tables_seen_ = false;
-    bool tables_missed_ = false; // said that nothing was published
-    bool region_lost_ = false;   // the name no longer refers to our region
+    bool tables_missed_ = false;          // said that nothing was published
+    bool region_lost_ = false;            // the name no longer refers to our region
+    uint64_t needs_generation_ = 0;       // the generation check_needs read last
+    std::vector<std::string> needs_said_; // its lines, said
     uint64_t region_looked_ms_ = 0;
     std::atomic<int> exit_status_{0};
     std::atomic<bool> quit_{false};

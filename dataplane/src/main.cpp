@@ -289,7 +289,7 @@ int run(int argc, char **argv) {
 
     sluice::io_guard::arm();
     std::optional<LinkSupervisor> links;
-    links.emplace(ports, *region, opts.instance, dp, g_stop);
+    links.emplace(ports, *region, opts.instance, dp, box.enc, g_stop);
     step("workers starting");
     const unsigned main_lcore = rte_get_main_lcore();
     int status = 0;

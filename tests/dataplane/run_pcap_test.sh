@@ -41,6 +41,7 @@ inst_a=dptest-pcap-$$
 inst_b=dptest-pcap-empty-$$
 inst_c=dptest-pcap-jumbo-$$
 inst_d=dptest-pcap-nogw-$$
+inst_e=dptest-pcap-no6-$$
 dp_pid=
 prefix=sluice-dptest-pcap-$$
 cleanup() {
@@ -49,6 +50,7 @@ cleanup() {
     "$region" unlink --instance "$inst_b" 2>/dev/null || true
     "$region" unlink --instance "$inst_c" 2>/dev/null || true
     "$region" unlink --instance "$inst_d" 2>/dev/null || true
+    "$region" unlink --instance "$inst_e" 2>/dev/null || true
     rm -rf "$work" "/var/run/dpdk/$prefix" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -165,6 +167,33 @@ if grep -q '"fwd": "\(ipip\|gue\)".*"outcome": "forward"' pred.jsonl ||
     echo "FAIL: sluice-dp-lookup does not predict encap_failed for ipip without a gateway MAC"
     exit 1
 fi
+$py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
+box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
+     --gateway-mac 02:00:00:00:00:fe)
+lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
+            --box-ipv6 2001:db8::1)
+
+echo "== phase 5: no IPv6 address"
+# Without --ipv6 the outer source towards IPv6 backends would be "::": every
+# packet encapsulated to one is dropped as encap_failed, the rest as in
+# phase 1 (ND for the box's IPv6 address is no longer answered), and the
+# dataplane names the services that need the address.
+box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe)
+lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1)
+"$region" publish --instance "$inst_e" --spec "$here/services.json"
+run_dataplane "$inst_e"
+grep -q '"encap_failed": [1-9]' counters.json || { echo "FAIL: no encap_failed drops"; exit 1; }
+if ! grep -q '"backend_family": 6.*"drop": "encap_failed"' pred.jsonl ||
+    grep -q '"fwd": "\(ipip\|gue\)".*"backend_family": 6.*"outcome": "forward"' pred.jsonl; then
+    echo "FAIL: sluice-dp-lookup does not predict encap_failed towards IPv6 backends without --ipv6"
+    exit 1
+fi
+if ! grep -q 'generation 1: service [0-9]* (.*): no IPv6 address (--ipv6)' dp.log; then
+    echo "FAIL: the dataplane does not name the services that need an IPv6 address:"
+    cat dp.log
+    exit 1
+fi
+grep 'no IPv6 address' dp.log
 $py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
 box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
      --gateway-mac 02:00:00:00:00:fe)
