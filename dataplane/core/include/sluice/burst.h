@@ -276,8 +276,11 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
     uint64_t gw;  /* gw MAC, box_ip6[0..1] */
     __builtin_memcpy(&box, c + offsetof(struct sl_encap_ctx, box_mac), 8);
     __builtin_memcpy(&gw, c + offsetof(struct sl_encap_ctx, gw_mac), 8);
+    /* without an IPv4 address of the box's, the gateway's place stays
+     * zero: sl_burst_encap4 then leaves every frame to the generic path,
+     * which refuses it (SL_RW_NO_SOURCE) */
     const uint64_t mac = 0xffffffffffffULL;
-    eth[0] = (gw & mac) | (box & 0xffffu) << 48;
+    eth[0] = (gw & (ctx->box_ip4 != 0 ? mac : 0)) | (box & 0xffffu) << 48;
     eth[1] = (box & mac) | (uint64_t)sl_htons(SL_ETH_P_IPV4) << 48;
 }
 
@@ -285,17 +288,18 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
  * with inner6 of an untagged IPv6 frame (sl_burst_parse6), towards an IPv4
  * backend: sl_encap_common's output for that case. Returns 0 when the
  * generic path must take it (MTU, headroom, GUE port 0, no gateway MAC, no
- * IPv4 address of the box's). */
+ * IPv4 address of the box's). eth: sl_burst_encap_eth's. */
 SL_INLINE int sl_burst_encap4(struct sl_burst_pkt *p, uint16_t l3_len,
                               const struct sl_encap_ctx *ctx, const uint64_t eth[2],
                               const struct sl_backend *be, int gue, uint16_t gue_dport,
                               uint64_t flow_hash, int inner6) {
     const uint32_t added = 20u + (gue ? (uint32_t)SL_ENCAP_GUE_LEN : 0u);
     const uint32_t outer_len = (uint32_t)l3_len + added;
-    /* eth[0]'s low 48 bits: the gateway MAC; all zero (none) is
-     * SL_RW_NO_GATEWAY on the generic path, box_ip4 0 SL_RW_NO_SOURCE */
+    /* eth[0]'s low 48 bits: the gateway MAC, all zero when there is none
+     * (SL_RW_NO_GATEWAY on the generic path) or no box_ip4 (SL_RW_NO_SOURCE):
+     * see sl_burst_encap_eth */
     if (outer_len > ctx->mtu || outer_len > 0xffffu || p->headroom < added ||
-        (gue && gue_dport == 0) || (eth[0] & 0xffffffffffffULL) == 0 || ctx->box_ip4 == 0) {
+        (gue && gue_dport == 0) || (eth[0] & 0xffffffffffffULL) == 0) {
         return 0;
     }
     /* IPv4: ver_ihl tos tot_len id frag_off of the inner header, as stored;
