@@ -473,12 +473,9 @@ TEST_CASE("the 8-lane SipHash equals sl_flow_hash on IPv6 keys", "[burst]") {
     }
 }
 
-TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
-    const Tables t = make_tables();
-    const sl_encap_ctx ctx = make_ctx();
-    Tally tally;
+// The common case: three frames to every service of make_tables.
+std::vector<Bytes> common_frames() {
     std::vector<Bytes> frames;
-    // The common case, every service, both protocols.
     for (size_t s = 0; s < kServices.size(); s++) {
         const SvcSpec &sp = kServices[s];
         const uint16_t dport = sp.port ? sp.port : 8080;
@@ -498,6 +495,15 @@ TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
             frames.push_back(b.payload(static_cast<size_t>(k) * 10).pad_to(60).build());
         }
     }
+    return frames;
+}
+
+TEST_CASE("burst path: crafted frames equal the generic path", "[burst]") {
+    const Tables t = make_tables();
+    const sl_encap_ctx ctx = make_ctx();
+    Tally tally;
+    // The common case, every service, both protocols.
+    std::vector<Bytes> frames = common_frames();
     // What the fast path must hand back: IPv6 extension headers and
     // fragments, VLAN, options, fragments, ICMP errors and echo, ARP, a frame
     // that would exceed the MTU.
@@ -557,26 +563,7 @@ TEST_CASE("burst path: no address of a backend's family, no encapsulation to it"
             std::memset(ctx.box_ip6, 0, sizeof(ctx.box_ip6));
         }
         Tally tally;
-        std::vector<Bytes> frames;
-        for (size_t s = 0; s < kServices.size(); s++) {
-            const SvcSpec &sp = kServices[s];
-            const uint16_t dport = sp.port ? sp.port : 8080;
-            for (int k = 0; k < 3; k++) {
-                Builder b;
-                if (is_v6(sp)) {
-                    const std::string src = "2001:db8:100::" + std::to_string(k + 1);
-                    b.eth().ipv6(src.c_str(), sp.vip);
-                } else {
-                    b.eth().ipv4(ip4_text(0x64000001u + static_cast<uint32_t>(k)).c_str(), sp.vip);
-                }
-                if (sp.proto == SL_IPPROTO_TCP) {
-                    b.tcp(static_cast<uint16_t>(40000 + k), dport);
-                } else {
-                    b.udp(static_cast<uint16_t>(40000 + k), dport);
-                }
-                frames.push_back(b.payload(static_cast<size_t>(k) * 10).pad_to(60).build());
-            }
-        }
+        const std::vector<Bytes> frames = common_frames();
         size_t to_family = 0; // frames the generic path refuses: encapsulated to `family`
         for (size_t at = 0; at < frames.size(); at += SL_BURST_MAX) {
             const size_t n = std::min<size_t>(SL_BURST_MAX, frames.size() - at);

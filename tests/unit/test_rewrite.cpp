@@ -773,24 +773,30 @@ TEST_CASE("headroom too small and invalid input leave the packet untouched", "[r
     CHECK(b.mem == before);
 }
 
+// Both encapsulations towards a backend of family `outer`, within and past
+// the MTU: refused with `verdict`, the frame untouched.
+void check_encap_refused(const sl_encap_ctx &ctx, uint8_t outer, sl_rw_verdict verdict) {
+    const sl_backend be = backend(outer);
+    for (bool gue : {false, true}) {
+        for (size_t data : {size_t{50}, size_t{1480}}) {
+            INFO("outer " << int(outer) << " gue " << gue << " data " << data);
+            Buf b(tcp4_frame(V4{}, data, {3}));
+            const Bytes before = b.mem;
+            const sl_rw_result r =
+                gue ? sl_encap_gue(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be,
+                                   sl_htons(kGuePort), kHash)
+                    : sl_encap_ipip(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be, kHash);
+            CHECK(r.verdict == verdict);
+            CHECK(b.mem == before);
+        }
+    }
+}
+
 TEST_CASE("no gateway MAC: encapsulation refused, even past the MTU", "[rewrite][encap]") {
     sl_encap_ctx ctx = make_ctx();
     std::memset(ctx.gw_mac, 0, sizeof(ctx.gw_mac));
     for (uint8_t outer : {SL_AF_INET, SL_AF_INET6}) {
-        const sl_backend be = backend(outer);
-        for (bool gue : {false, true}) {
-            for (size_t data : {size_t{50}, size_t{1480}}) { // within and past the MTU
-                INFO("outer " << int(outer) << " gue " << gue << " data " << data);
-                Buf b(tcp4_frame(V4{}, data, {3}));
-                const Bytes before = b.mem;
-                const sl_rw_result r =
-                    gue ? sl_encap_gue(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be,
-                                       sl_htons(kGuePort), kHash)
-                        : sl_encap_ipip(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be, kHash);
-                CHECK(r.verdict == SL_RW_NO_GATEWAY);
-                CHECK(b.mem == before);
-            }
-        }
+        check_encap_refused(ctx, outer, SL_RW_NO_GATEWAY);
     }
     // dsr-l2 needs none
     const sl_backend be = backend(SL_AF_INET);
@@ -811,20 +817,7 @@ TEST_CASE("no address of the backend's family: encapsulation refused, even past 
         } else {
             std::memset(ctx.box_ip6, 0, sizeof(ctx.box_ip6));
         }
-        const sl_backend be = backend(outer);
-        for (bool gue : {false, true}) {
-            for (size_t data : {size_t{50}, size_t{1480}}) { // within and past the MTU
-                INFO("outer " << int(outer) << " gue " << gue << " data " << data);
-                Buf b(tcp4_frame(V4{}, data, {3}));
-                const Bytes before = b.mem;
-                const sl_rw_result r =
-                    gue ? sl_encap_gue(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be,
-                                       sl_htons(kGuePort), kHash)
-                        : sl_encap_ipip(b.data(), b.len32(), Buf::kHead, &b.pkt, &ctx, &be, kHash);
-                CHECK(r.verdict == SL_RW_NO_SOURCE);
-                CHECK(b.mem == before);
-            }
-        }
+        check_encap_refused(ctx, outer, SL_RW_NO_SOURCE);
         // The other family's backends are served.
         const sl_backend other = backend(outer == SL_AF_INET ? SL_AF_INET6 : SL_AF_INET);
         Buf b(tcp4_frame(V4{}, 50));
