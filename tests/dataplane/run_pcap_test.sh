@@ -57,10 +57,22 @@ trap cleanup EXIT
 cd "$work"
 
 mtu=1500
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
-     --gateway-mac 02:00:00:00:00:fe)
-lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
-            --box-ipv6 2001:db8::1)
+# The box the dataplane runs as (box) and sluice-dp-lookup predicts for
+# (lookup_box): MAC, IPv4, IPv6 and gateway MAC, but for the parts named
+# (no-ipv6, no-gateway).
+set_box() {
+    box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1)
+    lookup_box=(--box-mac 02:00:00:00:00:aa --box-ipv4 192.0.2.1)
+    if [[ " $* " != *" no-ipv6 "* ]]; then
+        box+=(--ipv6 2001:db8::1)
+        lookup_box+=(--box-ipv6 2001:db8::1)
+    fi
+    if [[ " $* " != *" no-gateway "* ]]; then
+        box+=(--gateway-mac 02:00:00:00:00:fe)
+        lookup_box+=(--gateway-mac 02:00:00:00:00:fe)
+    fi
+}
+set_box
 n=$($py "$here/gen_pcap.py" in.pcap expect.json | awk '{print $1}')
 echo "input: $n packets"
 
@@ -142,6 +154,14 @@ PY
     "$lookup" --instance "$1" --pcap in.pcap "${lookup_box[@]}" --mtu "$mtu" >pred.jsonl
 }
 
+# A phase that drops some packets as encap_failed: INSTANCE published, the
+# dataplane run on it, and such drops counted.
+run_encap_failed() {
+    "$region" publish --instance "$1" --spec "$here/services.json"
+    run_dataplane "$1"
+    grep -q '"encap_failed": [1-9]' counters.json || { echo "FAIL: no encap_failed drops"; exit 1; }
+}
+
 echo "== phase 1: services published"
 "$region" publish --instance "$inst_a" --spec "$here/services.json" | tee publish.log
 run_dataplane "$inst_a"
@@ -157,32 +177,23 @@ echo "== phase 3: no gateway MAC"
 # Without --gateway-mac, encapsulated frames would go to 00:00:00:00:00:00:
 # every ipip/gue packet is dropped as encap_failed (not answered with
 # fragmentation-needed either), dsr-l2 and the rest as in phase 1.
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1)
-lookup_box=(--box-mac 02:00:00:00:00:aa --box-ipv4 192.0.2.1 --box-ipv6 2001:db8::1)
-"$region" publish --instance "$inst_d" --spec "$here/services.json"
-run_dataplane "$inst_d"
-grep -q '"encap_failed": [1-9]' counters.json || { echo "FAIL: no encap_failed drops"; exit 1; }
+set_box no-gateway
+run_encap_failed "$inst_d"
 if grep -q '"fwd": "\(ipip\|gue\)".*"outcome": "forward"' pred.jsonl ||
     ! grep -q '"fwd": "ipip".*"drop": "encap_failed"' pred.jsonl; then
     echo "FAIL: sluice-dp-lookup does not predict encap_failed for ipip without a gateway MAC"
     exit 1
 fi
 $py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
-     --gateway-mac 02:00:00:00:00:fe)
-lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
-            --box-ipv6 2001:db8::1)
+set_box
 
 echo "== phase 5: no IPv6 address"
 # Without --ipv6 the outer source towards IPv6 backends would be "::": every
 # packet encapsulated to one is dropped as encap_failed, the rest as in
 # phase 1 (ND for the box's IPv6 address is no longer answered), and the
 # dataplane names the services that need the address.
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --gateway-mac 02:00:00:00:00:fe)
-lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1)
-"$region" publish --instance "$inst_e" --spec "$here/services.json"
-run_dataplane "$inst_e"
-grep -q '"encap_failed": [1-9]' counters.json || { echo "FAIL: no encap_failed drops"; exit 1; }
+set_box no-ipv6
+run_encap_failed "$inst_e"
 if ! grep -q '"backend_family": 6.*"drop": "encap_failed"' pred.jsonl ||
     grep -q '"fwd": "\(ipip\|gue\)".*"backend_family": 6.*"outcome": "forward"' pred.jsonl; then
     echo "FAIL: sluice-dp-lookup does not predict encap_failed towards IPv6 backends without --ipv6"
@@ -195,10 +206,7 @@ if ! grep -q 'generation 1: service [0-9]* (.*): no IPv6 address (--ipv6)' dp.lo
 fi
 grep 'no IPv6 address' dp.log
 $py "$here/verify_pcap.py" --no-expect in.pcap expect.json pred.jsonl out.pcap counters.json
-box=(--mac 02:00:00:00:00:aa --ipv4 192.0.2.1 --ipv6 2001:db8::1
-     --gateway-mac 02:00:00:00:00:fe)
-lookup_box=(--box-mac 02:00:00:00:00:aa --gateway-mac 02:00:00:00:00:fe --box-ipv4 192.0.2.1
-            --box-ipv6 2001:db8::1)
+set_box
 
 echo "== phase 4: jumbo frames, --mtu 9000"
 # Frames of up to 9000-byte IP packets fit one mbuf (the dataplane drops
