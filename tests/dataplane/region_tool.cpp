@@ -122,6 +122,8 @@ int publish(const Args &a) {
     const int huge = pub.huge_pages_errno();
     fmt::print("tables on huge pages: {}\n",
                huge == 0 ? std::string("yes") : "no (" + std::string(std::strerror(huge)) + ")");
+    fmt::print("this kernel can put them there: {}\n",
+               sluice::shmem_huge_pages_possible() ? "yes" : "no");
     std::fflush(stdout);
     while (a.hold && !g_stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
