@@ -543,10 +543,17 @@ uint64_t Daemon::change(Overlay next, Clock::time_point deadline) {
     }
     Ids ids = ids_;
     assign_ids(ids, services);
+    persist_and_publish_locked(next, ids, services, deadline, "the change was not made: ");
+    return adopt_locked(std::move(next), std::move(ids), std::move(services));
+}
+
+void Daemon::persist_and_publish_locked(const Overlay &next, const Ids &ids,
+                                        const std::vector<Service> &services,
+                                        Clock::time_point deadline, const std::string &not_done) {
     try {
         persist_change(next, ids);
     } catch (const std::exception &e) {
-        throw ApiError("persist_failed", std::string("the change was not made: ") + e.what());
+        throw ApiError("persist_failed", not_done + e.what());
     }
     try {
         publish_locked(services, ids, left(deadline));
@@ -555,8 +562,11 @@ uint64_t Daemon::change(Overlay next, Clock::time_point deadline) {
         publish_failures_++;
         const auto *se = dynamic_cast<const SysError *>(&e);
         throw ApiError(se != nullptr && se->code() == ETIMEDOUT ? "timeout" : "publish_failed",
-                       std::string("the change was not made: ") + e.what());
+                       not_done + e.what());
     }
+}
+
+uint64_t Daemon::adopt_locked(Overlay next, Ids ids, std::vector<Service> services) {
     overlay_ = std::move(next);
     ids_ = std::move(ids);
     services_ = std::move(services);
@@ -582,18 +592,7 @@ uint64_t Daemon::reload_locked(Clock::time_point deadline) {
     }
     Ids ids = ids_;
     assign_ids(ids, services);
-    try {
-        persist_change(next, ids);
-    } catch (const std::exception &e) {
-        throw ApiError("persist_failed", std::string("reload not done: ") + e.what());
-    }
-    try {
-        publish_locked(services, ids, left(deadline));
-    } catch (const std::exception &e) {
-        restore_state_file();
-        publish_failures_++;
-        throw ApiError("publish_failed", std::string("reload not done: ") + e.what());
-    }
+    persist_and_publish_locked(next, ids, services, deadline, "reload not done: ");
     for (const std::string &l : dropped) {
         log_line(l);
     }
@@ -611,11 +610,7 @@ uint64_t Daemon::reload_locked(Clock::time_point deadline) {
         c.seed = cfg_.seed;
     }
     cfg_ = std::move(c);
-    overlay_ = std::move(next);
-    ids_ = std::move(ids);
-    services_ = std::move(services);
-    set_health_targets_locked();
-    return generation_;
+    return adopt_locked(std::move(next), std::move(ids), std::move(services));
 }
 
 const Service *Daemon::find(const std::string &name) const {
@@ -635,21 +630,15 @@ json Daemon::service_summary(const Service &s) const {
         healthy += (s.health.type == "none" || it == health_.end() || it->second.healthy) ? 1 : 0;
         owners += eligible(s, b) ? 1 : 0;
     }
-    return {{"name", s.name},
-            {"id", ids_.services.at(s.name)},
-            {"vip", config::format_address(s.vip)},
-            {"port", s.port},
-            {"protocol", config::proto_name(s.proto)},
-            {"hash", config::hash_name(s.hash_mode)},
-            {"forwarding", config::fwd_name(s.fwd_mode)},
-            {"table_size", s.table_size},
-            {"fail", s.fail_closed ? "closed" : "open"},
-            {"backends", s.backends.size()},
-            {"healthy", healthy},
-            {"active", owners},
-            {"failing_open", failing_open_.count(s.name) > 0},
-            {"source", s.line != 0 ? "config" : "api"},
-            {"generation", generation_}};
+    json j = service_settings_json(s);
+    j["id"] = ids_.services.at(s.name);
+    j["backends"] = s.backends.size();
+    j["healthy"] = healthy;
+    j["active"] = owners;
+    j["failing_open"] = failing_open_.count(s.name) > 0;
+    j["source"] = s.line != 0 ? "config" : "api";
+    j["generation"] = generation_;
+    return j;
 }
 
 json Daemon::backends_json(const Service &s) const {

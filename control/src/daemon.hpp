@@ -111,6 +111,17 @@ class Daemon {
     // The state in effect (overlay_, ids_) into the state file; a failure is
     // logged.
     void restore_state_file() noexcept;
+    // The steps a change and a reload share: (next, ids) persisted, then
+    // services published. On a failure nothing has changed (the state file
+    // holds the state in effect again) and the ApiError (persist_failed,
+    // publish_failed or timeout) says not_done first.
+    void persist_and_publish_locked(const Overlay &next, const Ids &ids,
+                                    const std::vector<Service> &services,
+                                    std::chrono::steady_clock::time_point deadline,
+                                    const std::string &not_done);
+    // What was published put in effect: overlay, ids, services, health
+    // checks. Returns the generation that holds it.
+    uint64_t adopt_locked(Overlay next, Ids ids, std::vector<Service> services);
     // Builds the table input from services + health and publishes it.
     PublishResult publish_locked(const std::vector<Service> &services, const Ids &ids,
                                  std::chrono::milliseconds deadline);

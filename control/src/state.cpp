@@ -313,6 +313,13 @@ json service_to_json(const Service &s) {
     for (const Backend &b : s.backends) {
         backends.push_back(backend_to_json(b));
     }
+    json j = service_settings_json(s);
+    j["health"] = health;
+    j["backends"] = backends;
+    return j;
+}
+
+json service_settings_json(const Service &s) {
     return {{"name", s.name},
             {"vip", config::format_address(s.vip)},
             {"port", s.port},
@@ -320,9 +327,7 @@ json service_to_json(const Service &s) {
             {"hash", config::hash_name(s.hash_mode)},
             {"forwarding", config::fwd_name(s.fwd_mode)},
             {"table_size", s.table_size},
-            {"fail", s.fail_closed ? "closed" : "open"},
-            {"health", health},
-            {"backends", backends}};
+            {"fail", s.fail_closed ? "closed" : "open"}};
 }
 
 Service service_from_json(const json &j, const std::string &field) {

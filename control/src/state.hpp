@@ -69,6 +69,9 @@ void assign_ids(Ids &ids, const std::vector<Service> &services,
 
 // JSON forms, shared by the state file and the control API.
 nlohmann::json service_to_json(const Service &s);
+// What service_to_json and the API's service summary share: name, VIP,
+// port, protocol, hash, forwarding, table size and fail mode.
+nlohmann::json service_settings_json(const Service &s);
 nlohmann::json backend_to_json(const Backend &b);
 // Parses with the same rules as the config file; throws config::ConfigError
 // whose message is "field: reason".

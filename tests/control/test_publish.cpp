@@ -235,3 +235,58 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
     }
     CHECK(t->services[kBig].table_offset == m); // first fit: where service 1 was
 }
+
+TEST_CASE("a change and a reload that cannot be published in time: timeout, nothing changed",
+          "[publish]") {
+    TempDir dir;
+    const std::string instance = instance_name("stuck");
+    RegionGuard unlink_region{instance};
+    const std::string config = dir.file("sluice.toml");
+    write_file(config, config_head(dir, instance) + R"([[service]]
+name = "web"
+vip = "192.0.2.1"
+port = 80
+[service.health]
+type = "none"
+[[service.backend]]
+address = "10.0.0.1"
+mac = "02:00:00:00:00:01"
+)");
+    sluice::control::Daemon daemon(config);
+    const uint64_t g = daemon.generation();
+    REQUIRE(g >= 1);
+    const std::string state = read_file(dir.file("state/state.json"));
+
+    // A live worker that never gets past generation 0: the next publish
+    // waits for it until the request's deadline.
+    Region dp = Region::open(instance, Region::Role::Dataplane);
+    sl_worker_state &ws = register_worker(dp);
+    auto expect_timeout = [&](const std::string &cmd, const nlohmann::json &args,
+                              const std::string &not_done) {
+        INFO(cmd);
+        try {
+            daemon.handle(cmd, args,
+                          std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
+            FAIL("no error");
+        } catch (const sluice::control::ApiError &e) {
+            CHECK(e.code == "timeout");
+            CHECK_THAT(e.what(), Catch::StartsWith(not_done));
+        }
+        CHECK(daemon.generation() == g);
+        CHECK(read_file(dir.file("state/state.json")) == state);
+    };
+    expect_timeout("backend.drain", {{"service", "web"}, {"address", "10.0.0.1"}},
+                   "the change was not made: ");
+    write_file(config, read_file(config) + "[[service.backend]]\naddress = \"10.0.0.2\"\n"
+                                           "mac = \"02:00:00:00:00:02\"\n");
+    expect_timeout("reload", nlohmann::json::object(), "reload not done: ");
+    const auto list = daemon.handle("backend.list", {{"service", "web"}},
+                                    std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    CHECK(list["backends"].size() == 1);
+
+    // The worker stops: both go through.
+    __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
+    const auto later = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(5); };
+    CHECK(daemon.handle("reload", nlohmann::json::object(), later())["generation"] > g);
+    CHECK(daemon.handle("backend.list", {{"service", "web"}}, later())["backends"].size() == 2);
+}
