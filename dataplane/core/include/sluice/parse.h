@@ -52,15 +52,15 @@ enum sl_frag {
 #define SL_MAX_IPV6_EXT 8
 
 struct sl_pkt {
-    uint16_t l3_off;        /* offset of the IPv4/IPv6/ARP header */
-    uint16_t l4_off;        /* offset of the L4 header; 0 when there is none */
-    uint16_t l3_len;        /* length of the IP packet (IPv4 total length, IPv6 40 + payload) */
-    uint16_t ethertype;     /* host byte order: SL_ETH_P_IPV4 / _IPV6 / _ARP */
+    uint16_t l3_off;    /* offset of the IPv4/IPv6/ARP header */
+    uint16_t l4_off;    /* offset of the L4 header; 0 when there is none */
+    uint16_t l3_len;    /* length of the IP packet (IPv4 total length, IPv6 40 + payload) */
+    uint16_t ethertype; /* host byte order: SL_ETH_P_IPV4 / _IPV6 / _ARP */
     uint16_t vlan_tci[SL_MAX_VLAN_TAGS]; /* host byte order, outer first */
     uint8_t n_vlans;
-    uint8_t l4_proto;       /* after IPv6 extension headers */
-    uint8_t frag;           /* enum sl_frag */
-    uint8_t icmp_type;      /* for ICMP verdicts */
+    uint8_t l4_proto;  /* after IPv6 extension headers */
+    uint8_t frag;      /* enum sl_frag */
+    uint8_t icmp_type; /* for ICMP verdicts */
     uint8_t icmp_code;
     uint8_t drop;           /* enum sl_drop_reason, for SL_VERDICT_DROP */
     uint16_t inner_l3_off;  /* ICMP errors: offset of the embedded IP header */

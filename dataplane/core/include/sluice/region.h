@@ -35,7 +35,7 @@ SL_EXTERN_C_BEGIN
 
 #define SL_REGION_MAGIC 0x31454349554c5353ULL /* "SSLUICE1" */
 #define SL_DP_MAGIC 0x3150444543554c53ULL     /* "SLUCEDP1" */
-#define SL_REGION_ABI_VERSION 2u /* 2: sl_dp_area.port_stats */
+#define SL_REGION_ABI_VERSION 2u              /* 2: sl_dp_area.port_stats */
 
 #define SL_MAX_SERVICES 1024
 #define SL_MAX_BACKENDS 4096 /* backend ids fit a uint16_t table entry */
@@ -66,19 +66,19 @@ enum sl_match {
 #define SL_BACKEND_ACTIVE 0x01
 
 struct sl_service {
-    uint8_t vip[16];       /* IPv4 in the first 4 bytes */
-    uint16_t port;         /* network byte order; 0 with SL_MATCH_ANY_PORT */
-    uint8_t proto;         /* SL_IPPROTO_TCP / _UDP */
-    uint8_t family;        /* SL_AF_INET / SL_AF_INET6 */
-    uint8_t hash_mode;     /* enum sl_hash_mode */
-    uint8_t fwd_mode;      /* enum sl_fwd_mode */
-    uint8_t flags;         /* SL_SVC_* */
+    uint8_t vip[16];   /* IPv4 in the first 4 bytes */
+    uint16_t port;     /* network byte order; 0 with SL_MATCH_ANY_PORT */
+    uint8_t proto;     /* SL_IPPROTO_TCP / _UDP */
+    uint8_t family;    /* SL_AF_INET / SL_AF_INET6 */
+    uint8_t hash_mode; /* enum sl_hash_mode */
+    uint8_t fwd_mode;  /* enum sl_fwd_mode */
+    uint8_t flags;     /* SL_SVC_* */
     uint8_t pad0;
-    uint32_t table_offset; /* first entry in the arena */
-    uint32_t table_size;   /* M, prime; 0 = no table (no backend) */
+    uint32_t table_offset;  /* first entry in the arena */
+    uint32_t table_size;    /* M, prime; 0 = no table (no backend) */
     uint64_t table_fastmod; /* sl_fastmod_magic(table_size) */
-    uint16_t gue_port;     /* network byte order: destination port of GUE */
-    uint16_t n_backends;   /* backends that own slots */
+    uint16_t gue_port;      /* network byte order: destination port of GUE */
+    uint16_t n_backends;    /* backends that own slots */
     uint32_t pad1;
     uint64_t pad2[2];
 };
@@ -102,8 +102,8 @@ struct sl_index_entry {
     uint16_t port; /* network byte order */
     uint8_t proto;
     uint8_t family;
-    uint8_t match;       /* enum sl_match */
-    uint8_t used;        /* 0 = empty slot: probing stops here */
+    uint8_t match; /* enum sl_match */
+    uint8_t used;  /* 0 = empty slot: probing stops here */
     uint16_t service_id;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_index_entry) == 24, "index entry is 24 bytes");
@@ -135,7 +135,7 @@ struct sl_region_header {
     uint32_t pad0;
     uint64_t pad1;
     uint64_t generation SL_ALIGNED(SL_CACHE_LINE); /* published generation */
-    uint64_t publish_ns; /* CLOCK_MONOTONIC of the last publish */
+    uint64_t publish_ns;                           /* CLOCK_MONOTONIC of the last publish */
 };
 SL_STATIC_ASSERT(offsetof(struct sl_region_header, generation) == 64, "header: generation");
 
@@ -227,8 +227,8 @@ SL_STATIC_ASSERT(offsetof(struct sl_dp_area, workers) == 64, "dp area: workers a
  * an IPv4 VIP is a = its 4 bytes, b = 0). */
 SL_INLINE uint32_t sl_index_hash_words(uint8_t family, uint64_t a, uint64_t b, uint16_t port,
                                        uint8_t proto, uint8_t match) {
-    uint64_t h = (a ^ sl_rotl64(b, 29)) + ((uint64_t)port << 24 | (uint64_t)proto << 8 |
-                                           (uint64_t)match << 4 | family);
+    uint64_t h = (a ^ sl_rotl64(b, 29)) +
+                 ((uint64_t)port << 24 | (uint64_t)proto << 8 | (uint64_t)match << 4 | family);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
@@ -245,8 +245,8 @@ SL_INLINE uint32_t sl_index_hash(uint8_t family, const uint8_t *vip, uint16_t po
  * proto, match), or -1. Linear probing; control keeps the index at most half
  * full, so an empty slot ends a miss. Callers that have the VIP in registers
  * (the burst path) pass the words and need not store it first. */
-SL_INLINE int sl_index_find_words(const struct sl_tables *t, uint8_t family, uint64_t a,
-                                  uint64_t b, uint16_t port, uint8_t proto, uint8_t match) {
+SL_INLINE int sl_index_find_words(const struct sl_tables *t, uint8_t family, uint64_t a, uint64_t b,
+                                  uint16_t port, uint8_t proto, uint8_t match) {
     uint32_t i = sl_index_hash_words(family, a, b, port, proto, match);
     for (uint32_t n = 0; n < SL_SERVICE_INDEX_SIZE; n++) {
         const struct sl_index_entry *e = &t->index[i];
@@ -299,9 +299,9 @@ SL_INLINE int sl_index_insert(struct sl_tables *t, uint8_t family, const uint8_t
  * nothing is published) and records the quiescent state: by calling this the
  * worker declares it no longer uses the copy of any earlier generation. */
 SL_INLINE const struct sl_tables *sl_reader_begin_burst(const struct sl_region_header *hdr,
-                                                       const uint8_t *region_base,
-                                                       struct sl_worker_state *ws,
-                                                       uint64_t *seen_generation) {
+                                                        const uint8_t *region_base,
+                                                        struct sl_worker_state *ws,
+                                                        uint64_t *seen_generation) {
     const uint64_t g = __atomic_load_n(&hdr->generation, __ATOMIC_ACQUIRE);
     if (g != *seen_generation) {
         *seen_generation = g;

@@ -155,7 +155,7 @@ struct sl_icmp_hdr {
         struct {
             uint16_t unused;
             uint16_t mtu;
-        } frag; /* ICMPv4 fragmentation needed */
+        } frag;        /* ICMPv4 fragmentation needed */
         uint32_t mtu6; /* ICMPv6 packet too big */
         uint32_t unused;
     } un;
