@@ -242,16 +242,7 @@ TEST_CASE("a change and a reload that cannot be published in time: timeout, noth
     const std::string instance = instance_name("stuck");
     RegionGuard unlink_region{instance};
     const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + R"([[service]]
-name = "web"
-vip = "192.0.2.1"
-port = 80
-[service.health]
-type = "none"
-[[service.backend]]
-address = "10.0.0.1"
-mac = "02:00:00:00:00:01"
-)");
+    write_file(config, config_head(dir, instance) + kWebService);
     sluice::control::Daemon daemon(config);
     const uint64_t g = daemon.generation();
     REQUIRE(g >= 1);
@@ -277,16 +268,19 @@ mac = "02:00:00:00:00:01"
     };
     expect_timeout("backend.drain", {{"service", "web"}, {"address", "10.0.0.1"}},
                    "the change was not made: ");
-    write_file(config, read_file(config) + "[[service.backend]]\naddress = \"10.0.0.2\"\n"
-                                           "mac = \"02:00:00:00:00:02\"\n");
+    write_file(config, read_file(config) + "[[service.backend]]\naddress = \"10.0.0.3\"\n"
+                                           "mac = \"02:00:00:00:00:03\"\n");
     expect_timeout("reload", nlohmann::json::object(), "reload not done: ");
     const auto list = daemon.handle("backend.list", {{"service", "web"}},
                                     std::chrono::steady_clock::now() + std::chrono::seconds(5));
-    CHECK(list["backends"].size() == 1);
+    REQUIRE(list["backends"].size() == 2);
+    for (const auto &b : list["backends"]) {
+        CHECK(b["state"] == "active"); // the drain was not made
+    }
 
-    // The worker stops: both go through.
+    // The worker stops: the reload goes through.
     __atomic_store_n(&ws.run, static_cast<uint32_t>(SL_WORKER_STOPPED), __ATOMIC_RELEASE);
     const auto later = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(5); };
     CHECK(daemon.handle("reload", nlohmann::json::object(), later())["generation"] > g);
-    CHECK(daemon.handle("backend.list", {{"service", "web"}}, later())["backends"].size() == 2);
+    CHECK(daemon.handle("backend.list", {{"service", "web"}}, later())["backends"].size() == 3);
 }
