@@ -34,7 +34,10 @@
 #     (sluice-burst-ab --floor 1: no lookup, no service record, no checks),
 #     as a share of sluice's cost per packet at 1 VIP: how near to flat the
 #     memory lets any such design come. The spread is max/min - 1 over the
-#     row.
+#     row. The memif rounds run the N in turn, every other round in the
+#     reverse order; besides medians, each N's run over 1 VIP's in the same
+#     round (median over rounds), which divides out the machine's changes
+#     of speed from round to round.
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
@@ -366,23 +369,39 @@ if want vips; then
     io_med=()
     hit="| VIPs that forwarded (last run) |"
     # Rounds: every N once per round, so that a change of the machine's
-    # speed hits every N alike.
-    declare -A vruns=() vhit=()
-    for _ in $(seq "$runs"); do
-        for nv in $vips_list; do
+    # speed hits every N alike; every other round in the reverse order, so
+    # that a drift within rounds does not favour the first N.
+    declare -A vruns=() vhit=() vround=()
+    order=$vips_list
+    reverse=$(printf '%s\n' $vips_list | tac | tr '\n' ' ')
+    for r in $(seq "$runs"); do
+        for nv in $order; do
             "$region" publish --instance "$inst" \
                 --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
-            vruns[$nv]="${vruns[$nv]:-} $(run_once sluice "$nv")"
+            vround[$nv,$r]=$(run_once sluice "$nv")
+            vruns[$nv]="${vruns[$nv]:-} ${vround[$nv,$r]}"
             vhit[$nv]=$(services_hit)
         done
+        [ "$order" = "$vips_list" ] && order=$reverse || order=$vips_list
     done
     io_best=()
+    io_pair=()
+    first=$(printf '%s\n' $vips_list | head -1)
     for nv in $vips_list; do
         read -r -a s <<<"${vruns[$nv]}"
         io_runs="$io_runs ${s[*]} |"
         io_med+=("$(median "${s[@]}")")
         io_best+=("$(printf '%s\n' "${s[@]}" | sort -g | tail -1)")
         hit="$hit ${vhit[$nv]} |"
+        # N's run over the first N's in the same round: the machine's
+        # speed, which changes from round to round, divides out
+        q=()
+        for r in $(seq "$runs"); do
+            q+=("$(awk -v a="${vround[$nv,$r]}" -v b="${vround[$first,$r]}" \
+                'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.4f\n", a / b; else print "n/a"}')")
+        done
+        io_pair+=("$(printf '%s\n' "${q[@]}" | grep -v n/a | sort -g |
+            awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else printf "%.4f\n", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')")
     done
     pp=()
     if pipeline_has_vips; then
@@ -431,6 +450,7 @@ print(d["b_over_a"], "%.4f" % (1 + d["floor_extra_over_a"]))')
     echo "$sep --- |"
     echo "| memif Mpps (median) | $(printf '%s | ' "${io_med[@]}")$(spread "${io_med[@]}") |"
     echo "| memif Mpps (best run) | $(printf '%s | ' "${io_best[@]}")$(spread "${io_best[@]}") |"
+    echo "| memif rate vs $first VIP in the same round (median of rounds) | $(printf '%s | ' "${io_pair[@]}")$(spread "${io_pair[@]}") |"
     echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
     echo "| pipeline in one process, cost per packet vs 1 VIP ($maxn VIPs' tables) | $(printf '%s | ' "${ap[@]}")$(spread "${ap[@]}") |"
     echo "| the floor's extra cost at N VIPs, over sluice's at 1 VIP, plus 1 | $(printf '%s | ' "${fp[@]}")$(spread "${fp[@]}") |"
