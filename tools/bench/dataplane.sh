@@ -400,7 +400,7 @@ if want vips; then
             q+=("$(awk -v a="${vround[$nv,$r]}" -v b="${vround[$first,$r]}" \
                 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.4f\n", a / b; else print "n/a"}')")
         done
-        io_pair+=("$(printf '%s\n' "${q[@]}" | grep -v n/a | sort -g |
+        io_pair+=("$(printf '%s\n' "${q[@]}" | { grep -v n/a || true; } | sort -g |
             awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else printf "%.4f\n", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')")
     done
     pp=()
