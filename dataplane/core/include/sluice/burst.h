@@ -280,7 +280,7 @@ SL_INLINE void sl_burst_encap_eth(const struct sl_encap_ctx *ctx, uint64_t eth[2
      * zero: sl_burst_encap4 then leaves every frame to the generic path,
      * which refuses it (SL_RW_NO_SOURCE) */
     const uint64_t mac = 0xffffffffffffULL;
-    eth[0] = (gw & (ctx->box_ip4 != 0 ? mac : 0)) | (box & 0xffffu) << 48;
+    eth[0] = (gw & (sl_encap_has_source(ctx, SL_AF_INET) ? mac : 0)) | (box & 0xffffu) << 48;
     eth[1] = (box & mac) | (uint64_t)sl_htons(SL_ETH_P_IPV4) << 48;
 }
 

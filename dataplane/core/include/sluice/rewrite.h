@@ -357,6 +357,21 @@ struct sl_encap_ctx {
 };
 SL_STATIC_ASSERT(sizeof(struct sl_encap_ctx) == 44, "encap context is 44 bytes");
 
+/* Whether ctx names a gateway MAC, the next hop of encapsulated frames (all
+ * zero: none configured). */
+SL_INLINE int sl_encap_has_gateway(const struct sl_encap_ctx *ctx) {
+    static const uint8_t no_mac[SL_ETH_ALEN] = {0, 0, 0, 0, 0, 0};
+    return __builtin_memcmp(ctx->gw_mac, no_mac, SL_ETH_ALEN) != 0;
+}
+
+/* Whether ctx has an address of `family`, the outer source towards
+ * backends of that family (0.0.0.0 and :: count as none). */
+SL_INLINE int sl_encap_has_source(const struct sl_encap_ctx *ctx, uint8_t family) {
+    static const uint8_t no_ip6[16] = {0};
+    return family == SL_AF_INET ? ctx->box_ip4 != 0
+                                : __builtin_memcmp(ctx->box_ip6, no_ip6, 16) != 0;
+}
+
 /* Zeroed addresses, MTU 1500, TTL 64, GUE source ports 49152..65535; the
  * dataplane fills in the addresses and gue_dport from its config. */
 SL_INLINE void sl_encap_ctx_defaults(struct sl_encap_ctx *ctx) {
@@ -469,16 +484,13 @@ SL_INLINE struct sl_rw_result sl_encap_common(uint8_t *frame, uint32_t len, uint
     /* No gateway MAC (none configured): the frame would go to
      * 00:00:00:00:00:00, which no host takes. Before the MTU test: a
      * fragmentation-needed for a packet that cannot go anywhere misleads. */
-    static const uint8_t no_mac[SL_ETH_ALEN] = {0, 0, 0, 0, 0, 0};
-    if (__builtin_memcmp(ctx->gw_mac, no_mac, SL_ETH_ALEN) == 0) {
+    if (!sl_encap_has_gateway(ctx)) {
         return sl_rw_make(frame, len, SL_RW_NO_GATEWAY);
     }
     /* No address of the backend's family (the dataplane runs without
      * --ipv4 or --ipv6): the outer header would come from 0.0.0.0 or ::,
      * which a backend drops or, worse, answers. */
-    static const uint8_t no_ip6[16] = {0};
-    if (be->family == SL_AF_INET ? ctx->box_ip4 == 0
-                                 : __builtin_memcmp(ctx->box_ip6, no_ip6, 16) == 0) {
+    if (!sl_encap_has_source(ctx, be->family)) {
         return sl_rw_make(frame, len, SL_RW_NO_SOURCE);
     }
     const uint8_t *inner = frame + pkt->l3_off;

@@ -43,10 +43,9 @@ inline std::string service_text(const sl_service &s, unsigned id) {
 // One line per service and unmet need, in service order; empty when the
 // box has all that the tables' active services and backends ask of it.
 inline std::vector<std::string> table_needs(const sl_tables &t, const sl_encap_ctx &box) {
-    static const uint8_t zero[16] = {};
-    const bool has4 = box.box_ip4 != 0;
-    const bool has6 = __builtin_memcmp(box.box_ip6, zero, 16) != 0;
-    const bool has_gw = __builtin_memcmp(box.gw_mac, zero, 6) != 0;
+    const bool has4 = sl_encap_has_source(&box, SL_AF_INET);
+    const bool has6 = sl_encap_has_source(&box, SL_AF_INET6);
+    const bool has_gw = sl_encap_has_gateway(&box);
     // Per service: backends of each family, the largest encapsulation.
     struct Need {
         bool v4 = false;
