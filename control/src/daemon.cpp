@@ -1103,8 +1103,7 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
         if (t != nullptr && t->services[sid].table_size != 0) {
             const sl_service &ps = t->services[sid];
             size = ps.table_size;
-            const auto shares = maglev::slot_shares(
-                std::span<const uint16_t>(&t->arena[ps.table_offset], ps.table_size));
+            const auto shares = maglev::slot_shares(maglev::read_table(*t, ps));
             for (const maglev::Share &sh : shares) {
                 std::string addr = "?";
                 for (const auto &[k, id] : ids_.backends) {

@@ -40,7 +40,7 @@ uint32_t TablePublisher::allocate(uint16_t sid, uint32_t size) {
     std::vector<std::pair<uint32_t, uint32_t>> used; // (offset, size)
     for (const auto &[id, c] : cache_) {
         if (id != sid && c.size != 0) {
-            used.emplace_back(c.offset, static_cast<uint32_t>(c.table.size()));
+            used.emplace_back(c.offset, static_cast<uint32_t>(c.arena.words.size()));
         }
     }
     std::sort(used.begin(), used.end());
@@ -88,7 +88,6 @@ PublishResult TablePublisher::publish(const std::vector<TableService> &services,
         if (was != nullptr && was->version != 0 && was->key == key && was->size == size) {
             continue;
         }
-        const bool moved = was == nullptr || was->version == 0 || was->table.size() != size;
         std::vector<uint16_t> table(size);
         if (size != 0) {
             auto r = builder_.build(in, std::span<uint16_t>(table));
@@ -96,14 +95,18 @@ PublishResult TablePublisher::publish(const std::vector<TableService> &services,
                 throw std::runtime_error("service " + ts.service->name + ": " + r.error().message);
             }
         }
+        maglev::ArenaTable arena = maglev::pack_table(table);
+        const uint32_t words = static_cast<uint32_t>(arena.words.size());
+        const bool moved = was == nullptr || was->version == 0 || was->arena.words.size() != words;
         uint32_t offset = was != nullptr ? was->offset : 0;
         if (moved && size != 0) {
-            offset = allocate(ts.id, size);
+            offset = allocate(ts.id, words);
         }
         // Only now, all together: an entry with a new size or version but its old offset would
         // be skipped on the next publish and written over another service's range.
         Cached &c = cache_[ts.id];
         c.table = std::move(table);
+        c.arena = std::move(arena);
         c.key = std::move(key);
         c.size = size;
         c.version = next_version_++;
@@ -140,9 +143,9 @@ PublishResult TablePublisher::publish(const std::vector<TableService> &services,
         out.fwd_mode = static_cast<uint8_t>(s.fwd_mode);
         out.flags = SL_SVC_ACTIVE;
         out.gue_port = htons(gue_port_);
-        out.table_size = c.size;
-        out.table_offset = c.size != 0 ? c.offset : 0;
-        out.table_fastmod = c.size != 0 ? sl_fastmod_magic(c.size) : 0;
+        if (c.size != 0) {
+            maglev::place_table(out, c.arena, c.size, c.offset);
+        }
         uint16_t owners = 0;
         for (const TableBackend &b : ts.backends) {
             sl_backend &ob = t->backends[b.id];
@@ -166,7 +169,8 @@ PublishResult TablePublisher::publish(const std::vector<TableService> &services,
             auto h = was_held.find(ts.id);
             if (h == was_held.end() || h->second.version != c.version ||
                 h->second.offset != c.offset) {
-                std::memcpy(&t->arena[c.offset], c.table.data(), c.size * sizeof(uint16_t));
+                std::memcpy(&t->arena[c.offset], c.arena.words.data(),
+                            c.arena.words.size() * sizeof(uint16_t));
                 written++;
             }
             now_held[ts.id] = Held{c.version, c.offset};

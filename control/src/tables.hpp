@@ -58,7 +58,8 @@ class TablePublisher {
 
   private:
     struct Cached {
-        std::vector<uint16_t> table;
+        std::vector<uint16_t> table; // backend id per slot
+        maglev::ArenaTable arena;    // the table as the arena holds it
         std::vector<std::tuple<uint16_t, config::Address, uint32_t>> key; // what it was built from
         uint32_t size = 0;
         uint64_t version = 0;

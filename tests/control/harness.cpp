@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "sluice/maglev.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -330,10 +332,8 @@ std::set<uint16_t> table_owners(const Region &region, uint16_t service_id) {
         }
         const sl_tables *t = region.tables(static_cast<unsigned>(g & 1));
         const sl_service &s = t->services[service_id];
-        const uint32_t size = s.table_size;
-        const uint32_t off = s.table_offset;
-        for (uint32_t i = 0; i < size && off + i < SL_TABLE_ARENA_ENTRIES; i++) {
-            out.insert(t->arena[off + i]);
+        for (const uint16_t bid : sluice::maglev::read_table(*t, s)) {
+            out.insert(bid);
         }
         if (region.generation() == g) {
             return out;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.hpp"
+#include "sluice/decide.h"
 
 using namespace sluice::test;
 using sluice::Region;
@@ -126,7 +127,7 @@ TEST_CASE("status, lists, show, table and lookup", "[api]") {
     REQUIRE(t != nullptr);
     const uint16_t sid = show["id"];
     const uint32_t slot = lk["slot"];
-    const uint16_t bid = t->arena[t->services[sid].table_offset + slot];
+    const uint16_t bid = sl_table_backend(t, &t->services[sid], slot);
     CHECK(bid == lk["backend_id"]);
 
     const json lk_none =

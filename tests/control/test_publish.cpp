@@ -43,8 +43,7 @@ uint64_t check_view(const sl_tables *t, uint64_t seen, uint32_t salt, ReaderStat
     const sl_service &s = t->services[sid];
     bool seen_id[SL_MAX_BACKENDS] = {};
     uint32_t distinct = 0;
-    for (uint32_t i = 0; i < s.table_size; i++) {
-        const uint16_t bid = t->arena[s.table_offset + i];
+    for (const uint16_t bid : sluice::maglev::read_table(*t, s)) {
         if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE) ||
             t->backends[bid].service_id != sid) {
             bad++;
@@ -163,11 +162,17 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
     TablePublisher tables(region, sl_hash_seed{1, 2}, 6080);
 
     // 16 tables of nearly 1/16 of the arena each fill it; a 17th of the
-    // largest size is more than any one of them.
-    uint32_t m = SL_TABLE_ARENA_ENTRIES / 16;
+    // largest size is more than any one of them. 17 backends each: packed
+    // in 8-bit entries (region.h), a table of m slots takes a list of 256
+    // words and m / 2 words.
+    constexpr uint16_t kPer = 17;
+    uint32_t m = 2 * (SL_TABLE_ARENA_ENTRIES / 16 - 256);
     while (!sluice::maglev::is_prime(m)) {
         m--;
     }
+    const uint64_t words = 256 + sl_table_words(m, 8);
+    REQUIRE(16 * words <= SL_TABLE_ARENA_ENTRIES);
+    REQUIRE(256 + sl_table_words(SL_MAX_TABLE_SIZE, 8) > words);
     constexpr uint16_t kBig = 16;
     std::vector<sluice::config::Service> svc(kBig + 1);
     for (uint16_t i = 0; i <= kBig; i++) {
@@ -180,10 +185,12 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
         std::vector<TableService> out;
         for (uint16_t id : ids) {
             TableService ts{id, &svc[id], {}};
-            for (uint16_t k = 0; k < 2; k++) {
+            for (uint16_t k = 0; k < kPer; k++) {
                 const std::string a = "10.0." + std::to_string(id) + "." + std::to_string(k + 1);
-                ts.backends.push_back(TableBackend{
-                    static_cast<uint16_t>(2 * id + k), *sluice::config::parse_address(a), {}, 1});
+                ts.backends.push_back(TableBackend{static_cast<uint16_t>(kPer * id + k),
+                                                   *sluice::config::parse_address(a),
+                                                   {},
+                                                   1});
             }
             out.push_back(std::move(ts));
         }
@@ -196,8 +203,8 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
     }
     tables.publish(input(ids), deadline);
 
-    // Three holes of m entries, none next to another: room for 3 m, but
-    // not in one piece.
+    // Three holes of one table each, none next to another: room for three,
+    // but not in one piece.
     ids.erase(1);
     ids.erase(3);
     ids.erase(5);
@@ -209,7 +216,7 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
     CHECK(region.generation() == before);
     CHECK(tables.table_of(kBig) == nullptr);
 
-    // The operator frees room: 1..3 become one hole of 3 m.
+    // The operator frees room: 1..3 become one hole of three tables.
     ids.erase(2);
     const uint64_t g = tables.publish(input(ids), deadline).generation;
     const sl_tables *t = region.published();
@@ -221,19 +228,22 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
         const std::vector<uint16_t> *want = tables.table_of(id);
         REQUIRE(want != nullptr);
         REQUIRE(s.table_size == svc[id].table_size);
-        REQUIRE(uint64_t{s.table_offset} + s.table_size <= SL_TABLE_ARENA_ENTRIES);
-        INFO("service " << id << " at " << s.table_offset);
-        CHECK(std::equal(want->begin(), want->end(), &t->arena[s.table_offset]));
-        ranges.emplace_back(s.table_offset, id);
+        REQUIRE(s.entry_bits == 8);
+        REQUIRE(sl_table_in_arena(&s));
+        REQUIRE(s.table_offset == s.list_offset + 256);
+        INFO("service " << id << " at " << s.list_offset);
+        CHECK(sluice::maglev::read_table(*t, s) == *want);
+        ranges.emplace_back(s.list_offset, id);
     }
     std::sort(ranges.begin(), ranges.end());
     for (std::size_t i = 1; i < ranges.size(); i++) {
         const auto [off, id] = ranges[i - 1];
         INFO("service " << id << " at " << off << ", service " << ranges[i].second << " at "
                         << ranges[i].first);
-        CHECK(off + t->services[id].table_size <= ranges[i].first);
+        const sl_service &s = t->services[id];
+        CHECK(s.table_offset + sl_table_words(s.table_size, s.entry_bits) <= ranges[i].first);
     }
-    CHECK(t->services[kBig].table_offset == m); // first fit: where service 1 was
+    CHECK(t->services[kBig].list_offset == words); // first fit: where service 1 was
 }
 
 TEST_CASE("a change and a reload that cannot be published in time: timeout, nothing changed",

@@ -103,10 +103,10 @@ template <typename Pkt> uint64_t outcome(const Pkt &p) {
     return v;
 }
 
-// The floor's per-VIP state: table offsets by VIP number, the size every
-// table must share (for one fastmod), the first VIP (host order).
+// The floor's per-VIP state: services (their tables) by VIP number, the
+// size every table must share (for one fastmod), the first VIP (host order).
 struct Floor {
-    std::vector<uint32_t> offset;
+    std::vector<const sl_service *> svc;
     uint32_t size = 0;
     uint64_t fastmod = 0;
     uint32_t vip0 = 0;
@@ -120,6 +120,8 @@ unsigned floor_burst(const sl_tables *t, const Floor &f, const sl_encap_ctx &ctx
     uint64_t h[kBurst];
     uint16_t l3_len[kBurst];
     const uint16_t *slot[kBurst];
+    uint32_t slot_of[kBurst];
+    const sl_service *svc_of[kBurst];
     for (unsigned i = 0; i < n; i++) {
         if (!va::sl_burst_parse4(frames[i], kFrame, va::sl_burst_box_mac48(&ctx), &w0[i], &w1[i],
                                  &l3_len[i])) {
@@ -130,14 +132,16 @@ unsigned floor_burst(const sl_tables *t, const Floor &f, const sl_encap_ctx &ctx
     va::sl_flow_hash4_burst(w0, w1, h, n, &t->seed);
     for (unsigned i = 0; i < n; i++) {
         const uint32_t k = (ntohl(static_cast<uint32_t>(w0[i] >> 32)) - f.vip0) &
-                           static_cast<uint32_t>(f.offset.size() - 1);
-        slot[i] =
-            &t->arena[f.offset[k] + sl_fastmod(static_cast<uint32_t>(h[i]), f.fastmod, f.size)];
+                           static_cast<uint32_t>(f.svc.size() - 1);
+        svc_of[i] = f.svc[k];
+        slot_of[i] = sl_fastmod(static_cast<uint32_t>(h[i]), f.fastmod, f.size);
+        slot[i] = sl_table_word(t, svc_of[i], slot_of[i]);
         __builtin_prefetch(slot[i]);
     }
     unsigned fwd = 0;
     for (unsigned i = 0; i < n; i++) {
-        const uint16_t bid = *slot[i] & (SL_MAX_BACKENDS - 1);
+        const uint16_t bid =
+            sl_table_entry(t, svc_of[i], slot_of[i], *slot[i]) & (SL_MAX_BACKENDS - 1);
         const sl_backend *be = &t->backends[bid];
         sl_rewrite_dsr_l2(frames[i], ctx.box_mac, be->mac);
         fwd += be->flags & SL_BACKEND_ACTIVE; // no branch: bid is random
@@ -197,13 +201,22 @@ int main(int argc, char **argv) {
     }
     sl_tables *rw = tables.rw();
     for (uint32_t k = 1; share_table && k < rw->n_services; k++) {
+        rw->services[k].entry_bits = rw->services[0].entry_bits;
+        rw->services[k].list_offset = rw->services[0].list_offset;
         rw->services[k].table_offset = rw->services[0].table_offset;
         rw->services[k].table_size = rw->services[0].table_size;
         rw->services[k].table_fastmod = rw->services[0].table_fastmod;
     }
-    for (uint32_t i = 0; share_backends && i < SL_TABLE_ARENA_ENTRIES; i++) {
-        if (rw->arena[i] < SL_MAX_BACKENDS) {
-            rw->arena[i] = static_cast<uint16_t>(rw->arena[i] % 4);
+    // Backend ids are in the lists of packed tables and in raw tables.
+    for (uint32_t k = 0; share_backends && k < rw->n_services; k++) {
+        const sl_service &s = rw->services[k];
+        const bool packed = s.entry_bits != 0;
+        const uint32_t from = packed ? s.list_offset : s.table_offset;
+        const uint32_t n = packed ? 1u << s.entry_bits : s.table_size;
+        for (uint32_t i = from; i < from + n && s.table_size != 0; i++) {
+            if (rw->arena[i] < SL_MAX_BACKENDS) {
+                rw->arena[i] = static_cast<uint16_t>(rw->arena[i] % 4);
+            }
         }
     }
     const sl_tables *t = tables.get();
@@ -213,7 +226,7 @@ int main(int argc, char **argv) {
         while (n < t->n_services) {
             n <<= 1;
         }
-        fl.offset.assign(n, t->services[0].table_offset);
+        fl.svc.assign(n, &t->services[0]);
         fl.size = t->services[0].table_size;
         fl.fastmod = t->services[0].table_fastmod;
         for (uint32_t k = 0; k < t->n_services; k++) {
@@ -222,7 +235,7 @@ int main(int argc, char **argv) {
                                      "service\n");
                 return 2;
             }
-            fl.offset[k] = t->services[k].table_offset;
+            fl.svc[k] = &t->services[k];
         }
         inet_pton(AF_INET, "10.0.0.1", &fl.vip0);
         fl.vip0 = ntohl(fl.vip0);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "spec.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdio>
 #include <cstring>
@@ -135,10 +136,7 @@ void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation) {
             bid++;
         }
         if (!s.backends.empty()) {
-            out.table_offset = arena_next;
-            out.table_size = s.table_size;
-            out.table_fastmod = sl_fastmod_magic(s.table_size);
-            uint16_t *table = &t->arena[arena_next];
+            std::vector<uint16_t> table(s.table_size);
 #ifdef SLUICE_TEST_HAVE_MAGLEV
             std::vector<maglev::Backend> mb;
             for (size_t k = 0; k < s.backends.size(); k++) {
@@ -149,18 +147,27 @@ void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation) {
                 b.weight = s.backends[k].weight;
                 mb.push_back(b);
             }
-            auto r = maglev::build_table(mb, std::span<uint16_t>(table, s.table_size));
+            auto r = maglev::build_table(mb, std::span<uint16_t>(table));
             if (!r) {
                 throw std::runtime_error("spec: maglev: " + r.error().message);
             }
             out.n_backends = static_cast<uint16_t>(*r);
+            // as sluice-control writes it: packed where that is smaller
+            const maglev::ArenaTable at = maglev::pack_table(table);
+            maglev::place_table(out, at, s.table_size, arena_next);
+            std::copy(at.words.begin(), at.words.end(), &t->arena[arena_next]);
+            arena_next += static_cast<uint32_t>(at.words.size());
 #else
             for (uint32_t k = 0; k < s.table_size; k++) {
                 table[k] = ids[k % ids.size()];
             }
             out.n_backends = static_cast<uint16_t>(ids.size());
-#endif
+            out.table_offset = arena_next;
+            out.table_size = s.table_size;
+            out.table_fastmod = sl_fastmod_magic(s.table_size);
+            std::copy(table.begin(), table.end(), &t->arena[arena_next]);
             arena_next += s.table_size;
+#endif
         }
         const uint8_t match = s.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT;
         index_insert(t, s, out.port, match, sid);

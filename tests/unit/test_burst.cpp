@@ -21,6 +21,7 @@
 #include "pktbuild.hpp"
 #include "sluice/burst.h"
 #include "sluice/decide.h"
+#include "sluice/maglev.hpp"
 #include "sluice/parse.h"
 #include "sluice/rewrite.h"
 
@@ -102,9 +103,6 @@ Tables make_tables() {
         s.fwd_mode = sp.fwd_mode;
         s.flags = sp.active ? SL_SVC_ACTIVE : 0;
         s.gue_port = htons(sp.gue_port);
-        s.table_offset = offset;
-        s.table_size = sp.table_size;
-        s.table_fastmod = sp.table_size ? sl_fastmod_magic(sp.table_size) : 0;
         s.n_backends = kBackendsPerService;
         const uint16_t base = static_cast<uint16_t>(sid * kBackendsPerService);
         for (uint16_t b = 0; b < kBackendsPerService; b++) {
@@ -126,14 +124,33 @@ Tables make_tables() {
         if (sp.holes == 2) {
             t->backends[base + kBackendsPerService - 1].flags = 0; // owns slots, inactive
         }
+        // Odd services' tables packed, as sluice-control writes them
+        // (region.h), in every entry width: their slots go to 8, 4, 2 or 1
+        // of their backends (all 8 with holes).
+        const bool packed = sid % 2 == 1;
+        static constexpr uint16_t kUsed[4] = {8, 4, 2, 1};
+        const uint16_t used = packed && sp.holes == 0 ? kUsed[(sid / 2) % 4] : kBackendsPerService;
+        std::vector<uint16_t> table(sp.table_size);
         for (uint32_t i = 0; i < sp.table_size; i++) {
-            uint16_t bid = static_cast<uint16_t>(base + (i * 7 + sid) % kBackendsPerService);
+            table[i] = static_cast<uint16_t>(base + (i * 7 + sid) % used);
             if (sp.holes == 1 && i % 3 == 0) {
-                bid = 0xFFFF;
+                table[i] = 0xFFFF;
             }
-            t->arena[offset + i] = bid;
         }
-        offset += sp.table_size;
+        if (packed && sp.table_size != 0) {
+            const sluice::maglev::ArenaTable at = sluice::maglev::pack_table(table);
+            REQUIRE(at.entry_bits != 0);
+            sluice::maglev::place_table(s, at, sp.table_size, offset);
+            std::copy(at.words.begin(), at.words.end(), &t->arena[offset]);
+            offset += static_cast<uint32_t>(at.words.size());
+            REQUIRE(sluice::maglev::read_table(*t, s) == table);
+        } else {
+            s.table_offset = offset;
+            s.table_size = sp.table_size;
+            s.table_fastmod = sp.table_size ? sl_fastmod_magic(sp.table_size) : 0;
+            std::copy(table.begin(), table.end(), &t->arena[offset]);
+            offset += sp.table_size;
+        }
         REQUIRE(sl_index_insert(t.get(), s.family, s.vip, s.port, s.proto,
                                 sp.port == 0 ? SL_MATCH_ANY_PORT : SL_MATCH_PORT,
                                 static_cast<uint16_t>(sid)) == 0);

@@ -5,13 +5,16 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "sluice/decide.h"
 #include "sluice/maglev.hpp"
 
 using namespace sluice::maglev;
@@ -616,4 +619,96 @@ TEST_CASE("slot_shares and changed_slots", "[maglev]") {
     u[10006] ^= 1;
     CHECK(changed_slots(t, u) == 2);
     CHECK(changed_slots(t, std::vector<uint16_t>(251, 0)) == 10007);
+}
+
+TEST_CASE("pack_table: the narrowest entries, read back slot for slot as the dataplane reads them",
+          "[maglev]") {
+    std::unique_ptr<sl_tables, decltype(&std::free)> t(
+        static_cast<sl_tables *>(std::calloc(1, sizeof(sl_tables))), &std::free);
+    REQUIRE(t);
+    std::mt19937 rng(7);
+    struct Case {
+        uint32_t distinct;
+        uint32_t m;
+        uint8_t bits; // expected entry_bits
+    };
+    const Case cases[] = {
+        {1, 251, 1},     {2, 251, 1},   {3, 251, 2},     {4, 1021, 2},    {5, 1021, 4},
+        {16, 1021, 4},   {17, 1021, 8}, {256, 65537, 8}, {257, 65537, 0}, {4096, 65537, 0},
+        {200, 257, 0},   {17, 509, 0},  {17, 521, 8},    {4, 65537, 2},   {100, 65537, 8},
+        {2, 4194301, 1}, {1, 2, 0},     {2, 3, 0},       {0xFFFF, 13, 1},
+    };
+    for (const Case &c : cases) {
+        INFO("distinct " << c.distinct << ", M " << c.m);
+        // `distinct` ids spread over 0..4095 (or one and the none-id 0xFFFF),
+        // each in some slot
+        std::vector<uint16_t> ids;
+        if (c.distinct == 0xFFFF) {
+            ids = {3, 0xFFFF};
+        } else {
+            for (uint32_t k = 0; k < c.distinct; k++) {
+                ids.push_back(static_cast<uint16_t>(k * 1237u % SL_MAX_BACKENDS));
+            }
+            std::sort(ids.begin(), ids.end());
+            ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+            REQUIRE(ids.size() == c.distinct);
+        }
+        std::vector<uint16_t> table(c.m);
+        for (uint32_t s = 0; s < c.m; s++) {
+            table[s] = s < ids.size() ? ids[s] : ids[rng() % ids.size()];
+        }
+        const ArenaTable a = pack_table(table);
+        CHECK(a.entry_bits == c.bits);
+        CHECK(a.words.size() <= c.m);
+        CHECK(a.list_len == (a.entry_bits != 0 ? 1u << a.entry_bits : 0u));
+        CHECK(a.words.size() == a.list_len + sl_table_words(c.m, a.entry_bits));
+        for (uint32_t i = std::min<uint32_t>(static_cast<uint32_t>(ids.size()), a.list_len);
+             i < a.list_len; i++) {
+            CHECK(a.words[i] == SL_NO_BACKEND);
+        }
+        // placed at an odd offset, amid other words
+        const uint32_t at = 1000003;
+        sl_service svc{};
+        place_table(svc, a, c.m, at);
+        CHECK(svc.table_size == c.m);
+        CHECK(svc.table_fastmod == sl_fastmod_magic(c.m));
+        CHECK(sl_table_in_arena(&svc));
+        std::fill(&t->arena[at - 64], &t->arena[at + a.words.size() + 64], 0x5a5a);
+        std::copy(a.words.begin(), a.words.end(), &t->arena[at]);
+        CHECK(read_table(*t, svc) == table);
+        for (uint32_t s = 0; s < c.m; s++) {
+            if (sl_table_backend(t.get(), &svc, s) != table[s]) {
+                FAIL("slot " << s);
+            }
+        }
+    }
+}
+
+TEST_CASE("a table form or place the dataplane does not know: no table", "[maglev]") {
+    sl_service svc{};
+    svc.table_size = 1021;
+    svc.table_offset = 0;
+    for (uint8_t bits : {3, 5, 6, 7, 9, 16, 255}) {
+        svc.entry_bits = bits;
+        CHECK_FALSE(sl_table_in_arena(&svc));
+    }
+    svc.entry_bits = 2;
+    svc.list_offset = SL_TABLE_ARENA_ENTRIES - 4;
+    CHECK(sl_table_in_arena(&svc));
+    svc.list_offset = SL_TABLE_ARENA_ENTRIES - 3; // the list of 4 runs past the end
+    CHECK_FALSE(sl_table_in_arena(&svc));
+    svc.list_offset = 0;
+    svc.table_offset = SL_TABLE_ARENA_ENTRIES - 128; // 1021 2-bit entries: 128 words
+    CHECK(sl_table_in_arena(&svc));
+    svc.table_offset++;
+    CHECK_FALSE(sl_table_in_arena(&svc));
+    svc.entry_bits = 0; // raw: 1021 words
+    svc.table_offset = SL_TABLE_ARENA_ENTRIES - 1021;
+    CHECK(sl_table_in_arena(&svc));
+    svc.table_offset++;
+    CHECK_FALSE(sl_table_in_arena(&svc));
+    svc.flags = SL_SVC_ACTIVE;
+    CHECK(sl_service_drop(&svc) == SL_DROP_NO_BACKEND);
+    svc.table_offset--;
+    CHECK(sl_service_drop(&svc) == SL_DROP_NONE);
 }

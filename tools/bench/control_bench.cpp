@@ -237,13 +237,9 @@ int main(int argc, char **argv) {
             auto owns = [&] {
                 const uint64_t g = worker.observed();
                 const sl_tables *t = obs.tables(static_cast<unsigned>(g & 1));
-                const sl_service &s = t->services[sid];
-                for (uint32_t i = 0; i < s.table_size; i++) {
-                    if (t->arena[s.table_offset + i] == id) {
-                        return true;
-                    }
-                }
-                return false;
+                const std::vector<uint16_t> table =
+                    sluice::maglev::read_table(*t, t->services[sid]);
+                return std::find(table.begin(), table.end(), id) != table.end();
             };
             std::vector<double> down;
             for (int i = 0; i < std::max(5, rounds / 20); i++) {

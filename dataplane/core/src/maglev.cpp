@@ -13,6 +13,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "sluice/decide.h"
 #include "sluice/hash.h"
 
 namespace sluice::maglev {
@@ -547,6 +548,62 @@ std::vector<Share> slot_shares(std::span<const uint16_t> table) {
                 Share{static_cast<uint16_t>(id), count[id],
                       static_cast<double>(count[id]) / static_cast<double>(table.size())});
         }
+    }
+    return out;
+}
+
+ArenaTable pack_table(std::span<const uint16_t> table) {
+    std::vector<uint16_t> ids(table.begin(), table.end());
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    ArenaTable a;
+    const auto m = static_cast<uint32_t>(table.size());
+    for (uint8_t bits : {1, 2, 4, 8}) {
+        if (ids.size() <= (std::size_t{1} << bits)) {
+            a.entry_bits = bits;
+            break;
+        }
+    }
+    // Packed only where it is smaller than raw (not for a small table of
+    // many backends): the arena never holds more than the sum of the sizes.
+    if (a.entry_bits != 0 && (1u << a.entry_bits) + sl_table_words(m, a.entry_bits) >= m) {
+        a.entry_bits = 0;
+    }
+    if (a.entry_bits == 0) {
+        a.words.assign(table.begin(), table.end());
+        return a;
+    }
+    a.list_len = 1u << a.entry_bits;
+    a.words.assign(a.list_len + sl_table_words(m, a.entry_bits), 0);
+    std::copy(ids.begin(), ids.end(), a.words.begin());
+    std::fill(a.words.begin() + static_cast<std::ptrdiff_t>(ids.size()),
+              a.words.begin() + a.list_len, static_cast<uint16_t>(SL_NO_BACKEND));
+    uint16_t *packed = a.words.data() + a.list_len;
+    for (uint32_t s = 0; s < m; s++) {
+        const auto i =
+            static_cast<uint32_t>(std::lower_bound(ids.begin(), ids.end(), table[s]) - ids.begin());
+        const uint32_t bit = s * a.entry_bits;
+        packed[bit / 16] = static_cast<uint16_t>(packed[bit / 16] | i << (bit % 16));
+    }
+    return a;
+}
+
+void place_table(sl_service &svc, const ArenaTable &a, uint32_t m, uint32_t offset) {
+    svc.entry_bits = a.entry_bits;
+    svc.list_offset = a.list_len != 0 ? offset : 0;
+    svc.table_offset = offset + a.list_len;
+    svc.table_size = m;
+    svc.table_fastmod = sl_fastmod_magic(m);
+}
+
+std::vector<uint16_t> read_table(const sl_tables &t, const sl_service &svc) {
+    std::vector<uint16_t> out;
+    if (svc.table_size == 0 || !sl_table_in_arena(&svc)) {
+        return out;
+    }
+    out.resize(svc.table_size);
+    for (uint32_t s = 0; s < svc.table_size; s++) {
+        out[s] = sl_table_backend(&t, &svc, s);
     }
     return out;
 }

@@ -345,7 +345,11 @@ int Publisher::collapse(sl_tables *t) const {
     uint64_t arena_end = 0;
     for (uint32_t k = 0; k < t->n_services && k < SL_MAX_SERVICES; k++) {
         const sl_service &s = t->services[k];
-        arena_end = std::max(arena_end, uint64_t{s.table_offset} + s.table_size);
+        if (s.table_size != 0 && sl_table_in_arena(&s)) {
+            // a packed table's list lies before it (maglev::ArenaTable)
+            arena_end = std::max(arena_end, uint64_t{s.table_offset} +
+                                                sl_table_words(s.table_size, s.entry_bits));
+        }
     }
     arena_end = std::min<uint64_t>(arena_end, SL_TABLE_ARENA_ENTRIES);
     // The 2 MB pages the copy's used part touches, within the tables' part

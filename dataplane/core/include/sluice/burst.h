@@ -574,7 +574,8 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
     uint64_t h[SL_BURST_MAX];
     uint16_t sid_of[SL_BURST_MAX];
     uint8_t go[SL_BURST_MAX];
-    const uint16_t *slot[SL_BURST_MAX];
+    const uint16_t *slot[SL_BURST_MAX]; /* the arena word that holds the packet's slot */
+    uint32_t slot_of[SL_BURST_MAX];
     /* 1. parse; 2. service (consecutive packets of one VIP, port and
      * protocol reuse the lookup; else the cache, else the index), the hash
      * mode applied */
@@ -636,7 +637,8 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
         if (go[j]) {
             const struct sl_service *svc = &t->services[sid_of[j]];
             const uint32_t s = sl_fastmod((uint32_t)h[j], svc->table_fastmod, svc->table_size);
-            slot[j] = &t->arena[svc->table_offset + s];
+            slot_of[j] = s;
+            slot[j] = sl_table_word(t, svc, s);
             __builtin_prefetch(slot[j]);
             if (svc->fwd_mode != SL_FWD_DSR_L2) {
                 __builtin_prefetch(p[idx[j]].frame - 1, 1); /* the headroom */
@@ -654,7 +656,7 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
             continue;
         }
         struct sl_burst_pkt *q = &p[idx[j]];
-        const uint16_t bid = *slot[j];
+        const uint16_t bid = sl_table_entry(t, &t->services[sid_of[j]], slot_of[j], *slot[j]);
         if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
             sl_burst_set(q, SL_BURST_DROP, SL_DROP_NO_BACKEND, sid_of[j], SL_DECIDE_NONE,
                          (uint16_t)q->len);
@@ -683,7 +685,7 @@ SL_INLINE void sl_burst_forward6(const struct sl_tables *t, const struct sl_enca
         const unsigned j = to6[k];
         struct sl_burst_pkt *q = &p[idx[j]];
         const uint16_t in_len = (uint16_t)q->len;
-        const uint16_t bid = *slot[j];
+        const uint16_t bid = sl_table_entry(t, &t->services[sid_of[j]], slot_of[j], *slot[j]);
         const uint16_t l3_len = (uint16_t)(40u + sl_ntohs(sl_rw_ld16(q->frame + 18)));
         if (sl_burst_encap_generic(q, SL_ETH_P_IPV6, l3_len, ctx, &t->services[sid_of[j]],
                                    &t->backends[bid], h[j])) {
@@ -702,8 +704,9 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
     uint64_t h[SL_BURST_MAX];
     uint16_t l3_len[SL_BURST_MAX];
     uint16_t sid_of[SL_BURST_MAX];
-    uint8_t go[SL_BURST_MAX]; /* still on the fast path after the decision so far */
-    const uint16_t *slot[SL_BURST_MAX];
+    uint8_t go[SL_BURST_MAX];           /* still on the fast path after the decision so far */
+    const uint16_t *slot[SL_BURST_MAX]; /* the arena word that holds the packet's slot */
+    uint32_t slot_of[SL_BURST_MAX];
     if (n > SL_BURST_MAX) {
         n = SL_BURST_MAX;
     }
@@ -782,7 +785,8 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
         if (go[i]) {
             const struct sl_service *svc = &t->services[sid_of[i]];
             const uint32_t s = sl_fastmod((uint32_t)h[i], svc->table_fastmod, svc->table_size);
-            slot[i] = &t->arena[svc->table_offset + s];
+            slot_of[i] = s;
+            slot[i] = sl_table_word(t, svc, s);
             __builtin_prefetch(slot[i]);
             if (svc->fwd_mode != SL_FWD_DSR_L2) {
                 /* encapsulation writes into the headroom: the cache line
@@ -796,7 +800,7 @@ SL_INLINE void sl_burst_forward_cached(const struct sl_tables *t, const struct s
     uint16_t bid_of[SL_BURST_MAX];
     for (unsigned i = 0; i < n; i++) {
         if (go[i]) {
-            const uint16_t bid = *slot[i];
+            const uint16_t bid = sl_table_entry(t, &t->services[sid_of[i]], slot_of[i], *slot[i]);
             bid_of[i] = bid;
             if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
                 go[i] = 0;

@@ -16,7 +16,8 @@
  *   3. hash = sl_flow_hash(key, tables->seed); slot = hash mod table_size
  *      (Lemire fastmod with the service's precomputed magic outside BPF,
  *      `%` in BPF: both equal sl_slot_of).
- *   4. backend = arena[table_offset + slot]. No table (table_size 0), a slot
+ *   4. backend = the table's entry of slot (region.h: raw, or packed with a
+ *      backend list). No table (table_size 0), a slot
  *      that names no backend (>= SL_MAX_BACKENDS, e.g. 0xFFFF) or an inactive
  *      backend: SL_DROP_NO_BACKEND.
  */
@@ -66,12 +67,37 @@ SL_INLINE enum sl_drop_reason sl_service_drop(const struct sl_service *svc) {
     if (!(svc->flags & SL_SVC_ACTIVE)) {
         return SL_DROP_NOT_VIP;
     }
-    const uint32_t m = svc->table_size;
-    if (m == 0 || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
-        m > SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
+    if (svc->table_size == 0 || !sl_table_in_arena(svc)) {
         return SL_DROP_NO_BACKEND;
     }
     return SL_DROP_NONE;
+}
+
+/* The arena word that holds slot s of svc's table (region.h: raw or
+ * packed), for a service that takes packets (sl_service_drop): a burst can
+ * prefetch it for every packet first and read it with sl_table_entry()
+ * afterwards. */
+SL_INLINE const uint16_t *sl_table_word(const struct sl_tables *t, const struct sl_service *svc,
+                                        uint32_t s) {
+    return &t->arena[svc->table_offset + ((s << sl_entry_lg(svc->entry_bits)) >> 4)];
+}
+
+/* Slot s's backend id (maybe >= SL_MAX_BACKENDS: none), given the word
+ * that holds it. */
+SL_INLINE uint16_t sl_table_entry(const struct sl_tables *t, const struct sl_service *svc,
+                                  uint32_t s, uint16_t word) {
+    if (svc->entry_bits == 0) {
+        return word;
+    }
+    const uint32_t lg = sl_entry_lg(svc->entry_bits);
+    const uint32_t i = ((uint32_t)word >> ((s << lg) & 15u)) & ((1u << svc->entry_bits) - 1u);
+    return t->arena[svc->list_offset + i];
+}
+
+/* Slot s's backend id. */
+SL_INLINE uint16_t sl_table_backend(const struct sl_tables *t, const struct sl_service *svc,
+                                    uint32_t s) {
+    return sl_table_entry(t, svc, s, *sl_table_word(t, svc, s));
 }
 
 /* Steps 1-3: service, key, hash and slot; backend_id stays SL_DECIDE_NONE.
@@ -113,10 +139,10 @@ SL_INLINE struct sl_decision sl_decide_slot(const struct sl_tables *t, const str
     return d;
 }
 
-/* The arena entry of a decision from sl_decide_slot (d->drop == NONE). */
+/* The arena word of a decision from sl_decide_slot (d->drop == NONE). */
 SL_INLINE const uint16_t *sl_decide_slot_addr(const struct sl_tables *t,
                                               const struct sl_decision *d) {
-    return &t->arena[t->services[d->service_id].table_offset + d->slot];
+    return sl_table_word(t, &t->services[d->service_id], d->slot);
 }
 
 /* Step 4: the backend of a decision from sl_decide_slot. */
@@ -124,7 +150,7 @@ SL_INLINE void sl_decide_backend(const struct sl_tables *t, struct sl_decision *
     if (d->drop != SL_DROP_NONE) {
         return;
     }
-    const uint16_t bid = *sl_decide_slot_addr(t, d);
+    const uint16_t bid = sl_table_backend(t, &t->services[d->service_id], d->slot);
     if (bid >= SL_MAX_BACKENDS || !(t->backends[bid].flags & SL_BACKEND_ACTIVE)) {
         d->drop = SL_DROP_NO_BACKEND;
         return;

@@ -189,6 +189,28 @@ struct Share {
 // The backends that own slots in `table`, ascending by id, with their shares.
 std::vector<Share> slot_shares(std::span<const uint16_t> table);
 
+// A table as the arena holds it (region.h): its form (sl_service's
+// entry_bits) and its words, the backend list first (2^entry_bits words,
+// packed only), then the table. Packed in the narrowest entries that hold
+// the table's distinct backends (list index i: the i-th smallest id); raw
+// when it has more than 256, or where packed would not be smaller (a small
+// table of many backends): never more words than M.
+struct ArenaTable {
+    uint8_t entry_bits = 0;
+    uint32_t list_len = 0;       // words of the list before the table (0 when raw)
+    std::vector<uint16_t> words; // list_len + sl_table_words(M, entry_bits)
+};
+ArenaTable pack_table(std::span<const uint16_t> table);
+
+// Points svc at `a`, the form of a table of m slots (m > 0), written at
+// arena word `offset`: its entry_bits, list and table offsets, table_size
+// and fastmod magic.
+void place_table(sl_service &svc, const ArenaTable &a, uint32_t m, uint32_t offset);
+
+// Every slot's backend id of svc's table in t, whatever its form, as the
+// dataplane reads it; empty when svc has no table within the arena.
+std::vector<uint16_t> read_table(const sl_tables &t, const sl_service &svc);
+
 // How many slots have a different backend in `after` than in `before`. Tables
 // of different sizes send flows to slots differently, so then every slot of
 // the larger one counts as changed.

@@ -35,7 +35,7 @@ SL_EXTERN_C_BEGIN
 
 #define SL_REGION_MAGIC 0x31454349554c5353ULL /* "SSLUICE1" */
 #define SL_DP_MAGIC 0x3150444543554c53ULL     /* "SLUCEDP1" */
-#define SL_REGION_ABI_VERSION 2u              /* 2: sl_dp_area.port_stats */
+#define SL_REGION_ABI_VERSION 3u              /* 2: sl_dp_area.port_stats; 3: packed tables */
 
 #define SL_MAX_SERVICES 1024
 #define SL_MAX_BACKENDS 4096 /* backend ids fit a uint16_t table entry */
@@ -66,25 +66,71 @@ enum sl_match {
 #define SL_BACKEND_ACTIVE 0x01
 
 struct sl_service {
-    uint8_t vip[16];   /* IPv4 in the first 4 bytes */
-    uint16_t port;     /* network byte order; 0 with SL_MATCH_ANY_PORT */
-    uint8_t proto;     /* SL_IPPROTO_TCP / _UDP */
-    uint8_t family;    /* SL_AF_INET / SL_AF_INET6 */
-    uint8_t hash_mode; /* enum sl_hash_mode */
-    uint8_t fwd_mode;  /* enum sl_fwd_mode */
-    uint8_t flags;     /* SL_SVC_* */
-    uint8_t pad0;
-    uint32_t table_offset;  /* first entry in the arena */
+    uint8_t vip[16];        /* IPv4 in the first 4 bytes */
+    uint16_t port;          /* network byte order; 0 with SL_MATCH_ANY_PORT */
+    uint8_t proto;          /* SL_IPPROTO_TCP / _UDP */
+    uint8_t family;         /* SL_AF_INET / SL_AF_INET6 */
+    uint8_t hash_mode;      /* enum sl_hash_mode */
+    uint8_t fwd_mode;       /* enum sl_fwd_mode */
+    uint8_t flags;          /* SL_SVC_* */
+    uint8_t entry_bits;     /* the table's form: 0 raw, 1/2/4/8 packed (below) */
+    uint32_t table_offset;  /* the table's first arena word */
     uint32_t table_size;    /* M, prime; 0 = no table (no backend) */
     uint64_t table_fastmod; /* sl_fastmod_magic(table_size) */
     uint16_t gue_port;      /* network byte order: destination port of GUE */
     uint16_t n_backends;    /* backends that own slots */
-    uint32_t pad1;
+    uint32_t list_offset;   /* packed: the backend list's first arena word */
     uint64_t pad2[2];
 };
 SL_STATIC_ASSERT(sizeof(struct sl_service) == 64, "service record is one cache line");
 SL_STATIC_ASSERT(offsetof(struct sl_service, table_offset) == 24, "service: table_offset");
 SL_STATIC_ASSERT(offsetof(struct sl_service, table_fastmod) == 32, "service: fastmod");
+
+/* A service's Maglev table of M = table_size slots lives in the arena in one
+ * of two forms, by entry_bits:
+ *  - 0, raw: arena[table_offset + s] is slot s's backend id.
+ *  - 1, 2, 4 or 8, packed, for a table of at most 2^entry_bits distinct
+ *    backends: slot s holds an entry_bits-wide index into the service's
+ *    backend list, the bits from s * entry_bits on of the words from
+ *    arena[table_offset] on (bit 0: a word's least significant bit; an entry
+ *    never spans two words); the list is arena[list_offset + i], i <
+ *    2^entry_bits, a backend id or SL_NO_BACKEND.
+ * Packed, the 1021 slots of a service of 4 backends take 128 words (and a
+ * list of 4) instead of 1021: 1024 such services read 264 KB of tables
+ * instead of 2 MB, which a core's L2 holds. */
+#define SL_NO_BACKEND 0xFFFFu
+
+/* Whether this reader knows the table form entry_bits. */
+SL_INLINE int sl_entry_bits_valid(uint8_t entry_bits) {
+    return entry_bits == 0 || entry_bits == 1 || entry_bits == 2 || entry_bits == 4 ||
+           entry_bits == 8;
+}
+
+/* log2 of an entry's width in bits for a valid entry_bits: 4 (16 bits) for
+ * a raw table, 0-3 for a packed one. */
+SL_INLINE uint32_t sl_entry_lg(uint8_t entry_bits) {
+    return (uint32_t)__builtin_ctz((unsigned)entry_bits | 16u);
+}
+
+/* The arena words a table of m slots takes in the form of entry_bits
+ * (without its list). */
+SL_INLINE uint64_t sl_table_words(uint32_t m, uint8_t entry_bits) {
+    const uint32_t lg = sl_entry_lg(entry_bits);
+    return ((uint64_t)m << lg >> 4) + ((((uint64_t)m << lg) & 15u) != 0);
+}
+
+/* Whether svc's table (and list, when packed) lies within the arena, in a
+ * form this reader knows. */
+SL_INLINE int sl_table_in_arena(const struct sl_service *svc) {
+    if (!sl_entry_bits_valid(svc->entry_bits) || svc->table_offset >= SL_TABLE_ARENA_ENTRIES ||
+        sl_table_words(svc->table_size, svc->entry_bits) >
+            SL_TABLE_ARENA_ENTRIES - svc->table_offset) {
+        return 0;
+    }
+    return svc->entry_bits == 0 ||
+           (svc->list_offset < SL_TABLE_ARENA_ENTRIES &&
+            (1u << svc->entry_bits) <= SL_TABLE_ARENA_ENTRIES - svc->list_offset);
+}
 
 struct sl_backend {
     uint8_t addr[16]; /* IPv4 in the first 4 bytes */
@@ -118,7 +164,7 @@ struct sl_tables {
     struct sl_index_entry index[SL_SERVICE_INDEX_SIZE];
     struct sl_service services[SL_MAX_SERVICES]; /* by stable service id */
     struct sl_backend backends[SL_MAX_BACKENDS]; /* by stable backend id */
-    uint16_t arena[SL_TABLE_ARENA_ENTRIES];      /* Maglev tables: backend ids */
+    uint16_t arena[SL_TABLE_ARENA_ENTRIES];      /* Maglev tables and backend lists */
 };
 SL_STATIC_ASSERT(offsetof(struct sl_tables, index) == 64, "tables: index at 64");
 SL_STATIC_ASSERT(offsetof(struct sl_tables, services) % 64 == 0, "tables: services aligned");
