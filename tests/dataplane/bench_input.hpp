@@ -159,15 +159,16 @@ template <class T> class OnHugePages {
 // mappings live as long as this.
 class BenchTables {
   public:
-    // Empty after saying why on stderr, as `prog`.
-    BenchTables(const std::string &spec_path, const char *prog) {
+    // Empty after saying why on stderr, as `prog`. packed = false: every
+    // table raw (fill_tables).
+    BenchTables(const std::string &spec_path, const char *prog, bool packed = true) {
         const std::string inst = "bench-" + std::to_string(getpid());
         try {
             control_.emplace(Region::open(inst, Region::Role::Control, 0600));
             reader_.emplace(Region::open(inst, Region::Role::Observer));
             Region::unlink(inst);
             Publisher pub(*control_);
-            fill_tables(load_spec(spec_path), pub.begin(std::chrono::milliseconds(0)), 1);
+            fill_tables(load_spec(spec_path), pub.begin(std::chrono::milliseconds(0)), 1, packed);
             pub.commit();
             huge_ = pub.huge_pages_errno() == 0;
             rw_ = control_->tables_rw(1);

@@ -9,6 +9,7 @@
 //
 // sluice-burst-ab --spec S.json [--vips N] [--vips-b M] [--flows F] [--proto udp|tcp]
 //                 [--blocks K] [--share-table 0|1] [--share-backends 0|1] [--floor 0|1]
+//                 [--raw-a 0|1]
 //
 // Blocks of 512 bursts of 32 frames (64-byte frames of F flows, flow i to
 // VIP 10.0.0.1 + i % N, written 2048 frames ahead as in
@@ -31,11 +32,16 @@
 // least a design with a Maglev table per VIP can do per packet: the same
 // parse and hash, then a VIP lookup that costs nothing (the VIP's number is
 // its address minus the first VIP's, its table's offset one 4-byte load),
-// the table entry (prefetched a stage ahead, as sluice does) and the
+// the table entry (prefetched a stage ahead, as sluice does, in the table's
+// form: raw or packed, region.h) and the
 // backend's MAC written into the frame. No service record, no lookup cache,
 // no checks. What it costs more per packet at M VIPs than at N is what the
 // tables' and backend records' memory costs by itself: the least that many
 // VIPs can cost any such design, against what they cost sluice.
+// --raw-a 1 (without --vips-b and --share-*): A reads the same tables
+// written raw, every entry a 16-bit backend id, and B as sluice-control
+// writes them, packed where that is smaller: what the form costs or saves
+// per packet (with A's and B's code the same header).
 // Prints one JSON line.
 #include <algorithm>
 #include <arpa/inet.h>
@@ -43,6 +49,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <x86intrin.h>
@@ -163,6 +170,7 @@ int main(int argc, char **argv) {
     bool share_table = false;
     bool share_backends = false;
     bool with_floor = false;
+    bool raw_a = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         const std::string v = argv[i + 1];
@@ -173,10 +181,12 @@ int main(int argc, char **argv) {
             vips_b = static_cast<uint32_t>(std::stoul(v));
         } else if (k == "--blocks") {
             blocks = static_cast<uint32_t>(std::stoul(v));
-        } else if ((k == "--share-table" || k == "--share-backends" || k == "--floor") &&
+        } else if ((k == "--share-table" || k == "--share-backends" || k == "--floor" ||
+                    k == "--raw-a") &&
                    (v == "0" || v == "1")) {
             (k == "--share-table" ? share_table
              : k == "--floor"     ? with_floor
+             : k == "--raw-a"     ? raw_a
                                   : share_backends) = v == "1";
         } else {
             std::fprintf(stderr, "sluice-burst-ab: unknown option or bad value: %s %s\n", k.c_str(),
@@ -189,15 +199,24 @@ int main(int argc, char **argv) {
     const uint32_t vips = o.vips;
     const uint8_t proto = o.proto;
     if (spec_path.empty() || flows == 0 || vips == 0 || blocks == 0 ||
-        (with_floor && vips_b == 0)) {
+        (with_floor && vips_b == 0) || (raw_a && (vips_b != 0 || share_table || share_backends))) {
         std::fprintf(stderr, "usage: sluice-burst-ab --spec S.json [--vips N] [--vips-b M] "
                              "[--flows F] [--proto udp|tcp] [--blocks K] [--share-table 0|1] "
-                             "[--share-backends 0|1] [--floor 0|1 (with --vips-b)]\n");
+                             "[--share-backends 0|1] [--floor 0|1 (with --vips-b)] [--raw-a 0|1 "
+                             "(without --vips-b and --share-*)]\n");
         return 2;
     }
     const sluice::test::BenchTables tables(spec_path, "sluice-burst-ab");
     if (!tables) {
         return 1;
+    }
+    // --raw-a: A reads the same tables written raw (region.h), B packed
+    std::optional<sluice::test::BenchTables> raw;
+    if (raw_a) {
+        raw.emplace(spec_path, "sluice-burst-ab", false);
+        if (!*raw) {
+            return 1;
+        }
     }
     sl_tables *rw = tables.rw();
     for (uint32_t k = 1; share_table && k < rw->n_services; k++) {
@@ -220,6 +239,7 @@ int main(int argc, char **argv) {
         }
     }
     const sl_tables *t = tables.get();
+    const sl_tables *ta = raw ? raw->get() : t; // side A's tables
     Floor fl;
     if (with_floor) {
         uint32_t n = 1;
@@ -268,7 +288,7 @@ int main(int argc, char **argv) {
                 fill(&pa[i], ba.data() + i * kBuf + kHeadroom);
                 fill(&pb[i], bb.data() + i * kBuf + kHeadroom);
             }
-            va::sl_burst_forward_cached(t, &ctx, ca.get(), pa, kBurst);
+            va::sl_burst_forward_cached(ta, &ctx, ca.get(), pa, kBurst);
             vb::sl_burst_forward_cached(t, &ctx, cb.get(), pb, kBurst);
             for (unsigned i = 0; i < kBurst; i++) {
                 if (outcome(pa[i]) != outcome(pb[i]) || pa[i].len != pb[i].len ||
@@ -333,7 +353,8 @@ int main(int argc, char **argv) {
                 }
             }
             if (v == 0 || vips_b != 0) {
-                va::sl_burst_forward_cached(t, &ctx, v == 0 ? ca.get() : ca_b.get(), pa, kBurst);
+                va::sl_burst_forward_cached(v == 0 ? ta : t, &ctx, v == 0 ? ca.get() : ca_b.get(),
+                                            pa, kBurst);
                 for (unsigned i = 0; i < kBurst; i++) {
                     forwarded[v] += pa[i].verdict == va::SL_BURST_FORWARD;
                 }
@@ -349,11 +370,12 @@ int main(int argc, char **argv) {
     const double a = median_per_packet(cycles[0]);
     const double b = median_per_packet(cycles[1]);
     std::printf("{\"vips\": %u, \"vips_b\": %u, \"flows\": %u, \"blocks\": %u, "
-                "\"share_table\": %s, \"share_backends\": %s, \"floor\": %s, "
+                "\"share_table\": %s, \"share_backends\": %s, \"floor\": %s, \"raw_a\": %s, "
                 "\"packets_each\": %lu, \"forwarded_a\": %lu, \"forwarded_b\": %lu, "
                 "\"a_tsc_per_packet\": %.2f, \"b_tsc_per_packet\": %.2f, \"b_over_a\": %.4f",
                 vips, vips_b != 0 ? vips_b : vips, flows, blocks, share_table ? "true" : "false",
                 share_backends ? "true" : "false", with_floor ? "true" : "false",
+                raw_a ? "true" : "false",
                 static_cast<unsigned long>(blocks) * kBurstsPerBlock * kBurst,
                 static_cast<unsigned long>(forwarded[0]), static_cast<unsigned long>(forwarded[1]),
                 a, b, b / a);

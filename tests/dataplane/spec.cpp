@@ -102,7 +102,7 @@ Spec load_spec(const std::string &path) {
     return spec;
 }
 
-void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation) {
+void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation, bool packed) {
     t->generation = generation;
     t->seed = spec.seed;
     std::memset(t->index, 0, sizeof(t->index));
@@ -153,7 +153,12 @@ void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation) {
             }
             out.n_backends = static_cast<uint16_t>(*r);
             // as sluice-control writes it: packed where that is smaller
-            const maglev::ArenaTable at = maglev::pack_table(table);
+            maglev::ArenaTable at;
+            if (packed) {
+                at = maglev::pack_table(table);
+            } else {
+                at.words = table;
+            }
             maglev::place_table(out, at, s.table_size, arena_next);
             std::copy(at.words.begin(), at.words.end(), &t->arena[arena_next]);
             arena_next += static_cast<uint32_t>(at.words.size());

@@ -55,6 +55,8 @@ struct Spec {
 Spec load_spec(const std::string &path); // throws std::runtime_error
 // Fills every field a dataplane reads (t must be zeroed or a reused copy:
 // everything that matters is overwritten). generation is set too.
-void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation);
+// packed = false: every table raw (region.h), for benchmarks that compare
+// the two forms; sluice-control packs where that is smaller, as does true.
+void fill_tables(const Spec &spec, sl_tables *t, uint64_t generation, bool packed = true);
 
 } // namespace sluice::test
