@@ -553,9 +553,22 @@ std::vector<Share> slot_shares(std::span<const uint16_t> table) {
 }
 
 ArenaTable pack_table(std::span<const uint16_t> table) {
-    std::vector<uint16_t> ids(table.begin(), table.end());
+    // Per id: 0 not seen, else its list index + 1. Kept zero between calls
+    // (only the entries of this table's ids are set, and cleared again), so
+    // that a call costs O(M), not the 64K ids, when control packs the
+    // tables of 1024 services.
+    thread_local std::vector<uint16_t> place(std::size_t{1} << 16, 0);
+    std::vector<uint16_t> ids;
+    for (uint16_t id : table) {
+        if (place[id] == 0) {
+            place[id] = 1;
+            ids.push_back(id);
+            if (ids.size() > 256) {
+                break; // raw
+            }
+        }
+    }
     std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     ArenaTable a;
     const auto m = static_cast<uint32_t>(table.size());
     for (uint8_t bits : {1, 2, 4, 8}) {
@@ -570,6 +583,9 @@ ArenaTable pack_table(std::span<const uint16_t> table) {
         a.entry_bits = 0;
     }
     if (a.entry_bits == 0) {
+        for (uint16_t id : ids) {
+            place[id] = 0;
+        }
         a.words.assign(table.begin(), table.end());
         return a;
     }
@@ -578,12 +594,17 @@ ArenaTable pack_table(std::span<const uint16_t> table) {
     std::copy(ids.begin(), ids.end(), a.words.begin());
     std::fill(a.words.begin() + static_cast<std::ptrdiff_t>(ids.size()),
               a.words.begin() + a.list_len, static_cast<uint16_t>(SL_NO_BACKEND));
+    for (std::size_t i = 0; i < ids.size(); i++) {
+        place[ids[i]] = static_cast<uint16_t>(i + 1);
+    }
     uint16_t *packed = a.words.data() + a.list_len;
     for (uint32_t s = 0; s < m; s++) {
-        const auto i =
-            static_cast<uint32_t>(std::lower_bound(ids.begin(), ids.end(), table[s]) - ids.begin());
+        const uint32_t i = place[table[s]] - 1u;
         const uint32_t bit = s * a.entry_bits;
         packed[bit / 16] = static_cast<uint16_t>(packed[bit / 16] | i << (bit % 16));
+    }
+    for (uint16_t id : ids) {
+        place[id] = 0;
     }
     return a;
 }
