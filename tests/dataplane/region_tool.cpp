@@ -4,9 +4,11 @@
 // shared region for the dataplane tests, until and besides sluice-control.
 //
 //   publish  --instance I --spec A.json [--spec B.json --count N --interval-us U]
-//            [--hold]
+//            [--hold] [--raw]
 //       publishes A; with B, publishes A and B alternately until N publishes
-//       are done; with --hold, stays alive afterwards (until SIGTERM).
+//       are done; with --hold, stays alive afterwards (until SIGTERM); with
+//       --raw, every table raw (region.h), not packed as sluice-control
+//       writes them.
 //   counters --instance I      prints the dataplane area as JSON (totals, and per
 //                              worker its state and rx/tx packets)
 //   wait-rx  --instance I --packets N [--timeout-ms T]
@@ -52,6 +54,7 @@ struct Args {
     uint64_t timeout_ms = 10000;
     uint64_t after_ns = 0;
     bool hold = false;
+    bool raw = false;
 };
 
 Args parse(int argc, char **argv) {
@@ -85,6 +88,8 @@ Args parse(int argc, char **argv) {
             a.after_ns = std::stoull(next());
         } else if (k == "--hold") {
             a.hold = true;
+        } else if (k == "--raw") {
+            a.raw = true; // every table raw (region.h), not packed as control writes them
         } else {
             throw std::runtime_error("unknown option " + k);
         }
@@ -112,7 +117,7 @@ int publish(const Args &a) {
     uint64_t g = region.generation();
     for (uint64_t i = 0; i < n && !g_stop; i++) {
         sl_tables *t = pub.begin(std::chrono::milliseconds(5000));
-        sluice::test::fill_tables(specs[i % specs.size()], t, g + 1);
+        sluice::test::fill_tables(specs[i % specs.size()], t, g + 1, !a.raw);
         g = pub.commit();
         if (a.interval_us != 0) {
             std::this_thread::sleep_for(std::chrono::microseconds(a.interval_us));
