@@ -8,9 +8,21 @@
 // sluice-gen [EAL options] -- --port SPEC [--flows N] [--vip A] [--vips V]
 //     [--dport P] [--proto udp|tcp] [--size BYTES] [--duration-ms D]
 //     [--window W] [--expect FILE] [--dst-mac M] [--drain-ms Q]
+//     [--vips-b M [--block-ms B]]
 //
 //  --vips V     spread the flows over V VIPs (1..4096, default 1): flow i
 //               goes to A + i % V (host-order add; flows.h, sl_gen_vip).
+//  --vips-b M   two kinds of traffic in one run, in blocks of B ms (default
+//               100) in the order A B B A A B B A ...: A to --vips V VIPs,
+//               B to M VIPs (flow i to A + i % M). Each packet carries its
+//               block's number (the payload's sequence number >> 40), and
+//               each block's rate is what came back of its packets over its
+//               time; the JSON adds the median over the pairs of blocks
+//               (blocks 2k and 2k + 1: one of each) of B's rate over A's,
+//               leaving out the first pair in which both had traffic (the
+//               link coming up) and the last (cut by the end), and each
+//               side's rate over those pairs: a change of the machine's
+//               speed between blocks of 100 ms hits both alike.
 //  --window W   at most W packets in flight (0: as fast as possible). With a
 //               window below the rings' sizes nothing may be lost. When none
 //               comes back for 200 ms the window is reopened (a peer that
@@ -67,6 +79,8 @@ struct Opts {
     uint32_t flows = 1000;
     uint32_t vip = 0x0a000001; // host order
     uint32_t vips = 1;         // flow i goes to sl_gen_vip(vip, i, vips)
+    uint32_t vips_b = 0;       // --vips-b: B blocks' VIPs; 0: no blocks
+    uint64_t block_ms = 100;
     uint16_t dport = 80;
     uint8_t proto = SL_IPPROTO_UDP;
     uint32_t size = 60;
@@ -256,17 +270,26 @@ int run(int argc, char **argv) {
                 return 2;
             }
             o.vip = ntohl(a.s_addr);
-        } else if (k == "--vips") {
+        } else if (k == "--vips" || k == "--vips-b") {
             char *endp = nullptr;
             errno = 0;
             const unsigned long n = std::strtoul(v.c_str(), &endp, 10);
             if (v.empty() || v[0] == '-' || *endp != '\0' || errno != 0 || n < 1 ||
                 n > SL_GEN_MAX_VIPS) {
-                std::fprintf(stderr, "sluice-gen: bad --vips %s (a number from 1 to %u)\n",
+                std::fprintf(stderr, "sluice-gen: bad %s %s (a number from 1 to %u)\n", k.c_str(),
                              v.c_str(), SL_GEN_MAX_VIPS);
                 return 2;
             }
-            o.vips = static_cast<uint32_t>(n);
+            (k == "--vips" ? o.vips : o.vips_b) = static_cast<uint32_t>(n);
+        } else if (k == "--block-ms") {
+            char *endp = nullptr;
+            errno = 0;
+            const unsigned long long n = std::strtoull(v.c_str(), &endp, 10);
+            if (v.empty() || v[0] == '-' || *endp != '\0' || errno != 0 || n < 1 || n > 60000) {
+                std::fprintf(stderr, "sluice-gen: bad --block-ms %s (1 to 60000)\n", v.c_str());
+                return 2;
+            }
+            o.block_ms = n;
         } else if (k == "--dport") {
             o.dport = static_cast<uint16_t>(std::stoul(v));
         } else if (k == "--proto") {
@@ -295,9 +318,17 @@ int run(int argc, char **argv) {
         std::fprintf(stderr, "sluice-gen: --port SPEC and --flows N > 0 are needed\n");
         return 2;
     }
-    if (o.vip > UINT32_MAX - (o.vips - 1)) {
+    if (o.vip > UINT32_MAX - (std::max(o.vips, o.vips_b) - 1)) {
         std::fprintf(stderr, "sluice-gen: --vip plus --vips %u runs past 255.255.255.255\n",
-                     o.vips);
+                     std::max(o.vips, o.vips_b));
+        return 2;
+    }
+    if (o.vips_b != 0 && (o.duration_ms / o.block_ms < 6 || o.duration_ms / o.block_ms > 65536)) {
+        std::fprintf(stderr,
+                     "sluice-gen: --vips-b needs 6 to 65536 blocks of --block-ms %lu in "
+                     "--duration-ms %lu\n",
+                     static_cast<unsigned long>(o.block_ms),
+                     static_cast<unsigned long>(o.duration_ms));
         return 2;
     }
     // Destination address of VIP index k (network order): flow i goes to
@@ -306,6 +337,10 @@ int run(int argc, char **argv) {
     std::vector<uint32_t> vip_be(o.vips);
     for (uint32_t k = 0; k < o.vips; k++) {
         vip_be[k] = htonl(sl_gen_vip(o.vip, k, o.vips));
+    }
+    std::vector<uint32_t> vip_be_b(std::max<uint32_t>(o.vips_b, 1));
+    for (uint32_t k = 0; k < o.vips_b; k++) {
+        vip_be_b[k] = htonl(sl_gen_vip(o.vip, k, o.vips_b));
     }
     // Allowed backends per flow, at most two (parse_backend's keys).
     std::vector<std::array<uint64_t, 2>> allowed;
@@ -387,7 +422,12 @@ int run(int argc, char **argv) {
     uint64_t max_gap = 0;
     const uint64_t stall = hz / 5; // 200 ms without a returning packet
     uint32_t flow = 0;
-    uint32_t vip_k = 0; // flow % o.vips
+    uint32_t vip_k = 0;  // flow % o.vips
+    uint32_t vip_kb = 0; // flow % o.vips_b
+    // --vips-b: the blocks' length, and what came back of each block's packets
+    const uint64_t block_tsc = std::max<uint64_t>(o.block_ms * hz / 1000, 1);
+    std::vector<uint64_t> rx_blk(o.vips_b != 0 ? o.duration_ms / o.block_ms + 2 : 0, 0);
+    constexpr unsigned kBlockShift = 40; // the payload's seq: block << 40 | packet
     rte_mbuf *tx[32];
     rte_mbuf *rx[32];
     sluice::io_guard::arm();
@@ -439,25 +479,32 @@ int run(int argc, char **argv) {
         }
         if (sending && room > 0 &&
             rte_pktmbuf_alloc_bulk(mp, tx, static_cast<unsigned>(room)) == 0) {
+            const uint64_t blk = o.vips_b != 0 ? (now - start) / block_tsc : 0;
+            const bool side_b = o.vips_b != 0 && (((blk >> 1) ^ blk) & 1u) != 0;
             for (uint64_t k = 0; k < room; k++) {
                 rte_mbuf *m = tx[k];
                 uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
                 std::memcpy(p, tpl.bytes, tpl.len);
                 const uint32_t src = htonl(sl_gen_src_ip(flow));
                 std::memcpy(p + 14 + 12, &src, 4);
-                std::memcpy(p + 14 + 16, &vip_be[vip_k], 4);
+                std::memcpy(p + 14 + 16, side_b ? &vip_be_b[vip_kb] : &vip_be[vip_k], 4);
                 const uint16_t id = htons(static_cast<uint16_t>(sent + k));
                 std::memcpy(p + 14 + 4, &id, 2);
                 const uint16_t c = csum16(p + 14, 20);
                 std::memcpy(p + 14 + 10, &c, 2);
                 const uint16_t sport = htons(sl_gen_sport(flow));
                 std::memcpy(p + tpl.l4_off, &sport, 2);
-                sl_gen_payload pl{SL_GEN_MAGIC, flow, sent + k};
+                const uint64_t seq =
+                    o.vips_b != 0
+                        ? blk << kBlockShift | ((sent + k) & ((uint64_t{1} << kBlockShift) - 1))
+                        : sent + k;
+                sl_gen_payload pl{SL_GEN_MAGIC, flow, seq};
                 std::memcpy(p + tpl.payload_off, &pl, sizeof(pl));
                 m->data_len = static_cast<uint16_t>(tpl.len);
                 m->pkt_len = tpl.len;
                 flow = flow + 1 == o.flows ? 0 : flow + 1;
                 vip_k = flow == 0 || vip_k + 1 == o.vips ? 0 : vip_k + 1;
+                vip_kb = flow == 0 || vip_kb + 1 >= o.vips_b ? 0 : vip_kb + 1;
             }
             const uint16_t n = rte_eth_tx_burst(port, 0, tx, static_cast<uint16_t>(room));
             if (n < room) {
@@ -483,6 +530,9 @@ int run(int argc, char **argv) {
                 foreign++;
             } else {
                 received++;
+                if (!rx_blk.empty() && (pl->seq >> kBlockShift) < rx_blk.size()) {
+                    rx_blk[pl->seq >> kBlockShift]++;
+                }
                 if (!allowed.empty()) {
                     const auto &al = allowed[pl->flow < o.flows ? pl->flow : 0];
                     const uint64_t mk = reached_key(p, rte_pktmbuf_data_len(rx[k]), al[0]);
@@ -504,11 +554,50 @@ int run(int argc, char **argv) {
     }
     std::printf("{\"sent\": %lu, \"received\": %lu, \"lost\": %ld, \"misrouted\": %lu, "
                 "\"foreign\": %lu, \"old_table\": %lu, \"new_table\": %lu, \"seconds\": %.3f, "
-                "\"tx_mpps\": %.3f, \"rx_mpps\": %.3f, \"max_gap_ms\": %.1f, \"link_ms\": %.1f}\n",
+                "\"tx_mpps\": %.3f, \"rx_mpps\": %.3f, \"max_gap_ms\": %.1f, ",
                 sent, received, static_cast<long>(sent - received), misrouted, foreign, match_a,
                 match_b, secs, static_cast<double>(sent) / secs / 1e6,
                 static_cast<double>(received_in_window) / secs / 1e6,
-                static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz), link_ms);
+                static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz));
+    if (o.vips_b != 0) {
+        // Blocks wholly within the sending time, in pairs (2k, 2k + 1): one
+        // A and one B block each, of the same length, so that B's rate over
+        // A's is the ratio of their counts.
+        const uint64_t sent_tsc = (send_end_tsc ? send_end_tsc : rte_rdtsc()) - start;
+        const uint64_t full = std::min<uint64_t>(sent_tsc / block_tsc, rx_blk.size());
+        std::vector<double> ratios;
+        uint64_t rx_a = 0;
+        uint64_t rx_b = 0;
+        bool first = true;
+        for (uint64_t b = 0; b + 1 < full; b += 2) {
+            const bool b_first = (((b >> 1) ^ b) & 1u) != 0;
+            const uint64_t na = rx_blk[b_first ? b + 1 : b];
+            const uint64_t nb = rx_blk[b_first ? b : b + 1];
+            if (na == 0 || nb == 0) {
+                continue;
+            }
+            if (first) {
+                first = false; // the link coming up, the peer's first tables
+                continue;
+            }
+            ratios.push_back(static_cast<double>(nb) / static_cast<double>(na));
+            rx_a += na;
+            rx_b += nb;
+        }
+        std::sort(ratios.begin(), ratios.end());
+        const std::size_t np = ratios.size();
+        const double med = np == 0       ? 0.0
+                           : np % 2 == 1 ? ratios[np / 2]
+                                         : (ratios[np / 2 - 1] + ratios[np / 2]) / 2;
+        const double secs_each =
+            static_cast<double>(np) * static_cast<double>(block_tsc) / static_cast<double>(hz);
+        std::printf("\"vips_b\": %u, \"block_ms\": %lu, \"pairs\": %zu, \"a_mpps\": %.3f, "
+                    "\"b_mpps\": %.3f, \"b_over_a\": %.4f, ",
+                    o.vips_b, static_cast<unsigned long>(o.block_ms), np,
+                    np ? static_cast<double>(rx_a) / secs_each / 1e6 : 0.0,
+                    np ? static_cast<double>(rx_b) / secs_each / 1e6 : 0.0, med);
+    }
+    std::printf("\"link_ms\": %.1f}\n", link_ms);
     std::fflush(stdout);
     sluice::io_guard::unbind_worker();
     sluice::io_guard::disarm();
