@@ -37,7 +37,12 @@
 #     row. The memif rounds run the N in turn, every other round in the
 #     reverse order; besides medians, each N's run over 1 VIP's in the same
 #     round (median over rounds), which divides out the machine's changes
-#     of speed from round to round.
+#     of speed from round to round. And over memif in one run: sluice-gen
+#     --vips 1 --vips-b N alternates 100 ms blocks of traffic to 1 VIP and
+#     to N VIPs (N's tables), and the median over pairs of blocks of N's
+#     rate over 1's (median of RUNS runs) is what N VIPs cost the rate
+#     without the machine's changes of speed between runs (N = 1: the
+#     method's own error).
 #
 # usage: tools/bench/dataplane.sh [BUILD_DIR]
 # env:   RUNS (5), DURATION_MS (3000), FLOWS (1000000), MODES ("dsr-l2 ipip"),
@@ -137,14 +142,15 @@ spec() {
 }
 
 # One run: $1 = sluice|testpmd, $2 = VIPs (1), $3 = frame size without FCS
-# (60). Prints the generator's received Mpps.
+# (60). Prints the generator's received Mpps; with gen_extra (more sluice-gen
+# options) and gen_field set, that field of its JSON instead.
 run_once() {
     local sock=$work/memif-$RANDOM.sock peer sampler=""
     rm -f "$work/busy"
     "$gen" -l 0 --no-pci "${mem[@]}" --file-prefix "bench-gen-$$" --log-level='*:error' -- \
         --port "net_memif0,role=server,socket=$sock,socket-abstract=no,id=0" --flows "$flows" --proto "$proto" \
         --vips "${2:-1}" --size "${3:-60}" --duration-ms "$duration" --drain-ms 200 \
-        >"$work/gen.json" 2>"$work/gen.log" &
+        ${gen_extra:+$gen_extra} >"$work/gen.json" 2>"$work/gen.log" &
     local g=$!
     pids+=("$g")
     for _ in $(seq 1000); do [ -S "$sock" ] && break; sleep 0.01; done
@@ -186,8 +192,11 @@ print("%.0f" % (100.0 * db / dl) if dl > 0 and a["pid"] == b["pid"] else "?")' "
     [ -n "$sampler" ] && { wait "$sampler" 2>/dev/null || true; }
     kill -INT "$peer" 2>/dev/null || true
     wait "$peer" 2>/dev/null || true
-    /usr/bin/python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["rx_mpps"])' \
-        "$work/gen.json" 2>/dev/null || echo 0
+    /usr/bin/python3 -c '
+import json, sys
+f = sys.argv[2]
+print(("%.3f" if f == "rx_mpps" else "%.4f") % json.load(open(sys.argv[1]))[f])' \
+        "$work/gen.json" "${gen_field:-rx_mpps}" 2>/dev/null || echo 0
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -403,6 +412,26 @@ if want vips; then
         io_pair+=("$(printf '%s\n' "${q[@]}" | { grep -v n/a || true; } | sort -g |
             awk '{a[NR]=$1} END {if (NR == 0) print "n/a"; else printf "%.4f\n", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')")
     done
+    # Traffic over N VIPs against over 1 in the same run: sluice-gen
+    # --vips 1 --vips-b N alternates 100 ms blocks of each (A B B A ...)
+    # over N's tables (1 VIP's traffic to the first of them) and gives the
+    # median over pairs of blocks of N's rate over 1's: a change of the
+    # machine's speed hits both alike. N = 1: the method's own error.
+    declare -A bruns=()
+    blk=()
+    for r in $(seq "$runs"); do
+        for nv in $vips_list; do
+            "$region" publish --instance "$inst" \
+                --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
+            bruns[$nv]="${bruns[$nv]:-} $(gen_extra="--vips-b $nv" gen_field=b_over_a run_once sluice 1)"
+        done
+    done
+    blk_runs="| memif, N VIPs' blocks over 1 VIP's in one run (runs) |"
+    for nv in $vips_list; do
+        read -r -a s <<<"${bruns[$nv]}"
+        blk+=("$(median "${s[@]}")")
+        blk_runs="$blk_runs ${s[*]} |"
+    done
     pp=()
     if pipeline_has_vips; then
         declare -A pruns=()
@@ -451,9 +480,11 @@ print(d["b_over_a"], "%.4f" % (1 + d["floor_extra_over_a"]))')
     echo "| memif Mpps (median) | $(printf '%s | ' "${io_med[@]}")$(spread "${io_med[@]}") |"
     echo "| memif Mpps (best run) | $(printf '%s | ' "${io_best[@]}")$(spread "${io_best[@]}") |"
     echo "| memif rate vs $first VIP in the same round (median of rounds) | $(printf '%s | ' "${io_pair[@]}")$(spread "${io_pair[@]}") |"
+    echo "| memif rate, N VIPs' traffic vs 1 VIP's in one run (100 ms blocks, median of runs) | $(printf '%s | ' "${blk[@]}")$(spread "${blk[@]}") |"
     echo "| pipeline Mpps | $(printf '%s | ' "${pp[@]}")$(spread "${pp[@]}") |"
     echo "| pipeline in one process, cost per packet vs 1 VIP ($maxn VIPs' tables) | $(printf '%s | ' "${ap[@]}")$(spread "${ap[@]}") |"
     echo "| the floor's extra cost at N VIPs, over sluice's at 1 VIP, plus 1 | $(printf '%s | ' "${fp[@]}")$(spread "${fp[@]}") |"
     echo "$io_runs |"
+    echo "$blk_runs"
     echo "$hit |"
 fi
