@@ -4,11 +4,12 @@
 // shared region for the dataplane tests, until and besides sluice-control.
 //
 //   publish  --instance I --spec A.json [--spec B.json --count N --interval-us U]
-//            [--hold] [--raw]
+//            [--hold] [--raw | --raw-b]
 //       publishes A; with B, publishes A and B alternately until N publishes
 //       are done; with --hold, stays alive afterwards (until SIGTERM); with
 //       --raw, every table raw (region.h), not packed as sluice-control
-//       writes them.
+//       writes them; with --raw-b, B's tables raw and A's packed (every
+//       swap changes the tables' form).
 //   counters --instance I      prints the dataplane area as JSON (totals, and per
 //                              worker its state and rx/tx packets)
 //   wait-rx  --instance I --packets N [--timeout-ms T]
@@ -55,6 +56,7 @@ struct Args {
     uint64_t after_ns = 0;
     bool hold = false;
     bool raw = false;
+    bool raw_b = false;
 };
 
 Args parse(int argc, char **argv) {
@@ -90,6 +92,8 @@ Args parse(int argc, char **argv) {
             a.hold = true;
         } else if (k == "--raw") {
             a.raw = true; // every table raw (region.h), not packed as control writes them
+        } else if (k == "--raw-b") {
+            a.raw_b = true; // the second spec's tables raw, the first's packed
         } else {
             throw std::runtime_error("unknown option " + k);
         }
@@ -117,13 +121,20 @@ int publish(const Args &a) {
     uint64_t g = region.generation();
     for (uint64_t i = 0; i < n && !g_stop; i++) {
         sl_tables *t = pub.begin(std::chrono::milliseconds(5000));
-        sluice::test::fill_tables(specs[i % specs.size()], t, g + 1, !a.raw);
+        const bool raw = a.raw || (a.raw_b && i % specs.size() == 1);
+        sluice::test::fill_tables(specs[i % specs.size()], t, g + 1, !raw);
         g = pub.commit();
         if (a.interval_us != 0) {
             std::this_thread::sleep_for(std::chrono::microseconds(a.interval_us));
         }
     }
     fmt::print("published generation {}\n", g);
+    if (a.raw || a.raw_b) {
+        // what the dataplane reads: service 0's form in each copy (region.h)
+        fmt::print("service 0's entry_bits: copy 0 {}, copy 1 {}\n",
+                   region.tables(0)->services[0].entry_bits,
+                   region.tables(1)->services[0].entry_bits);
+    }
     const int huge = pub.huge_pages_errno();
     fmt::print("tables on huge pages: {}\n",
                huge == 0 ? std::string("yes") : "no (" + std::string(std::strerror(huge)) + ")");

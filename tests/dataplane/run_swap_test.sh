@@ -9,6 +9,8 @@
 # seen, every swap done while traffic flowed.
 # SLUICE_SWAP_FWD=ipip|gue: the same services in that forwarding mode; every
 # returned packet must then be encapsulated towards its backend's address.
+# SLUICE_SWAP_FORMS=1: B's tables raw, A's packed (region.h), so that every
+# swap changes the tables' form too.
 #
 # Environment (set by CTest): SLUICE_DATAPLANE, SLUICE_DP_REGION,
 # SLUICE_DP_EXPECT, SLUICE_GEN_BIN, SLUICE_TEST_DIR.
@@ -54,7 +56,14 @@ pids+=($dp_pid)
 sleep 0.5 # traffic flows
 
 t0=$(date +%s%N)
-"$region" publish --instance "$inst" --spec "$A" --spec "$B" --count "$swaps" --interval-us 500
+forms=()
+[ "${SLUICE_SWAP_FORMS:-0}" = 1 ] && forms=(--raw-b) && echo "B's tables raw, A's packed"
+"$region" publish --instance "$inst" --spec "$A" --spec "$B" --count "$swaps" --interval-us 500 \
+    "${forms[@]}" | tee publish.txt
+if [ ${#forms[@]} -ne 0 ] && ! grep -Eq "entry_bits: copy 0 (0, copy 1 [1248]|[1248], copy 1 0)$" publish.txt; then
+    echo "FAIL: the last two publishes are not one raw and one packed table"
+    exit 1
+fi
 t1=$(date +%s%N)
 echo "swaps: $swaps in $(( (t1 - t0) / 1000000 )) ms"
 if ! kill -0 $gen_pid 2>/dev/null; then
