@@ -559,6 +559,17 @@ ArenaTable pack_table(std::span<const uint16_t> table) {
     // tables of 1024 services.
     thread_local std::vector<uint16_t> place(std::size_t{1} << 16, 0);
     std::vector<uint16_t> ids;
+    // Cleared on every way out, an exception included: a map left dirty
+    // would give the next table wrong list indexes.
+    struct Clear {
+        std::vector<uint16_t> &place;
+        const std::vector<uint16_t> &ids;
+        ~Clear() {
+            for (uint16_t id : ids) {
+                place[id] = 0;
+            }
+        }
+    } clear{place, ids};
     for (uint16_t id : table) {
         if (place[id] == 0) {
             place[id] = 1;
@@ -583,9 +594,6 @@ ArenaTable pack_table(std::span<const uint16_t> table) {
         a.entry_bits = 0;
     }
     if (a.entry_bits == 0) {
-        for (uint16_t id : ids) {
-            place[id] = 0;
-        }
         a.words.assign(table.begin(), table.end());
         return a;
     }
@@ -602,9 +610,6 @@ ArenaTable pack_table(std::span<const uint16_t> table) {
         const uint32_t i = place[table[s]] - 1u;
         const uint32_t bit = s * a.entry_bits;
         packed[bit / 16] = static_cast<uint16_t>(packed[bit / 16] | i << (bit % 16));
-    }
-    for (uint16_t id : ids) {
-        place[id] = 0;
     }
     return a;
 }
