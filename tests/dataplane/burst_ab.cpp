@@ -229,10 +229,13 @@ int main(int argc, char **argv) {
     // Backend ids are in the lists of packed tables and in raw tables.
     for (uint32_t k = 0; share_backends && k < rw->n_services; k++) {
         const sl_service &s = rw->services[k];
+        if (s.table_size == 0) {
+            continue;
+        }
         const bool packed = s.entry_bits != 0;
         const uint32_t from = packed ? s.list_offset : s.table_offset;
         const uint32_t n = packed ? 1u << s.entry_bits : s.table_size;
-        for (uint32_t i = from; i < from + n && s.table_size != 0; i++) {
+        for (uint32_t i = from; i < from + n; i++) {
             if (rw->arena[i] < SL_MAX_BACKENDS) {
                 rw->arena[i] = static_cast<uint16_t>(rw->arena[i] % 4);
             }
