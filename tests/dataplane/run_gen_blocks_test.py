@@ -1,22 +1,26 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""gen-blocks: sluice-gen's two kinds of traffic in one run (--vips-b).
+"""gen-blocks: sluice-gen's two kinds of traffic in one run (--vips-b,
+--vip-b, --flows-b).
 
-The benchmark's VIP sweep (tools/bench/dataplane.sh) compares traffic over
-N VIPs with traffic over 1 in one run: sluice-gen --vips 1 --vips-b N sends
-blocks of each in turn (A B B A ...) and reports B's rate over A's. This
-checks, without a dataplane:
+The benchmark's sweeps over memif (tools/bench/dataplane.sh) compare two
+kinds of traffic in one run: sluice-gen --vips 1 --vips-b N (N VIPs against
+1), --vip-b (another service: N backends against 1) and --flows-b (N flows
+against 1000) send blocks of each in turn (A B B A ...) and report B's rate
+over A's. This checks, without a dataplane:
 
-- what it sends: on a net_pcap port, every packet of an A block goes to the
-  one VIP and every packet of a B block to VIP 10.0.0.1 + flow % N, each
-  block's number in its payload (seq >> 40), both kinds present, flows in
-  order;
+- what it sends: on a net_pcap port, every packet of an A block goes to
+  VIP A + flow % V, every packet of a B block to VIP A2 + flow % M, each
+  block's number in its payload (seq >> 40), both kinds present, each
+  kind's flows in order within its own count (--flows, --flows-b);
 - what it counts: on a net_ring port (what it sends comes back), nothing
   lost, the pairs of blocks it reports (all whole pairs but the first), each
   side's rate near the whole run's and B over A near 1;
 - bad input: --vips-b 0 or past 4096, --block-ms 0, past 60000 or not a
-  number, fewer than 6 blocks in --duration-ms: exit 2 and one line naming
-  the option.
+  number, fewer than 6 blocks in --duration-ms, --flows-b 0, --vip-b not an
+  address or whose VIPs run past 255.255.255.255, --expect with blocks, and
+  other options' values that are not numbers in their range: exit 2 and
+  one line naming the option.
 
 Environment (set by CTest): SLUICE_GEN_BIN.
 """
@@ -57,24 +61,23 @@ def side_b(block):
     return ((block >> 1) ^ block) & 1 == 1
 
 
-def check_sent(tmp):
-    """A and B blocks' destinations over a net_pcap port."""
+def check_sent(tmp, name, args, a, b):
+    """A and B blocks' destinations and flows over a net_pcap port; a and b:
+    (first VIP, VIPs, flows) of each kind."""
     empty = os.path.join(tmp, "empty.pcap")
     with open(empty, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    out = os.path.join(tmp, "out.pcap")
+    out = os.path.join(tmp, "out-%d.pcap" % len(os.listdir(tmp)))  # devargs: no spaces, commas
     # Nothing comes back: a window of 64 reopened every 200 ms keeps the
     # file small, blocks of 250 ms each get some.
-    r = gen("net_pcap0,rx_pcap=%s,tx_pcap=%s" % (empty, out), "--flows", "1000", "--vips", "1",
-            "--vips-b", "16", "--duration-ms", "3000", "--block-ms", "250", "--window", "64",
-            "--drain-ms", "100")
+    r = gen("net_pcap0,rx_pcap=%s,tx_pcap=%s" % (empty, out), *args, "--duration-ms", "3000",
+            "--block-ms", "250", "--window", "64", "--drain-ms", "100")
     if r.returncode != 0:
-        errors.append("pcap run: exit %d: %s" % (r.returncode, r.stderr.strip()))
+        errors.append("%s: pcap run: exit %d: %s" % (name, r.returncode, r.stderr.strip()))
         return
     pkts = pcap_packets(out)
-    base = int(ipaddress.IPv4Address("10.0.0.1"))
     seen = {False: 0, True: 0}
-    last_flow = None
+    last_flow = {False: None, True: None}
     bad = 0
     for p in pkts:
         if len(p) < 42 + 16 or p[12:14] != b"\x08\x00" or p[23] != 17:
@@ -82,23 +85,23 @@ def check_sent(tmp):
             continue
         dst = int.from_bytes(p[30:34], "big")
         flow, seq = struct.unpack_from("<IQ", p, 42 + 4)
-        block = seq >> 40
-        b = side_b(block)
-        want = base + (flow % 16 if b else 0)
-        if dst != want:
+        side = side_b(seq >> 40)
+        first, vips, flows = b if side else a
+        if dst != int(ipaddress.IPv4Address(first)) + flow % vips or flow >= flows:
             bad += 1
-        if last_flow is not None and flow != (last_flow + 1) % 1000:
+        last = last_flow[side]
+        if last is not None and flow != (last + 1) % flows:
             bad += 1
-        last_flow = flow
-        seen[b] += 1
+        last_flow[side] = flow
+        seen[side] += 1
     if not pkts or bad:
-        errors.append("pcap run: %d packets, %d with a wrong destination, flow or header"
-                      % (len(pkts), bad))
+        errors.append("%s: pcap run: %d packets, %d with a wrong destination, flow or header"
+                      % (name, len(pkts), bad))
     if seen[False] == 0 or seen[True] == 0:
-        errors.append("pcap run: packets of A blocks %d, of B blocks %d: both expected"
-                      % (seen[False], seen[True]))
-    print("sent: %d packets, %d in A blocks (1 VIP), %d in B blocks (16 VIPs)"
-          % (len(pkts), seen[False], seen[True]))
+        errors.append("%s: pcap run: packets of A blocks %d, of B blocks %d: both expected"
+                      % (name, seen[False], seen[True]))
+    print("sent (%s): %d packets, %d in A blocks, %d in B blocks"
+          % (name, len(pkts), seen[False], seen[True]))
 
 
 def check_counted():
@@ -132,6 +135,17 @@ def check_refused():
         (["--vips-b", "4", "--block-ms", "60001"], "--block-ms"),
         (["--vips-b", "4", "--block-ms", "x"], "--block-ms"),
         (["--vips-b", "4", "--duration-ms", "500"], "6 to 65536 blocks"),
+        (["--flows-b", "4", "--duration-ms", "500"], "6 to 65536 blocks"),
+        (["--flows-b", "0"], "--flows-b"),
+        (["--flows-b", "ten"], "--flows-b"),
+        (["--flows", "-1"], "--flows"),
+        (["--vip-b", "10.0.0"], "--vip-b"),
+        (["--vip-b", "255.255.255.255", "--vips-b", "2"], "255.255.255.255"),
+        (["--vips-b", "2", "--expect", "/dev/null"], "--expect"),
+        (["--proto", "sctp"], "--proto"),
+        (["--size", "20"], "--size"),
+        (["--dport", "65536"], "--dport"),
+        (["--duration-ms", "1s"], "--duration-ms"),
     ]
     for args, want in cases:
         r = gen("net_null0", *args)
@@ -148,7 +162,13 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="sluice-gen-blocks.") as tmp:
         check_refused()
-        check_sent(tmp)
+        check_sent(tmp, "16 VIPs", ["--flows", "1000", "--vips", "1", "--vips-b", "16"],
+                   ("10.0.0.1", 1, 1000), ("10.0.0.1", 16, 1000))
+        check_sent(tmp, "another VIP, fewer flows",
+                   ["--flows", "1000", "--vips", "2", "--vip-b", "10.0.1.1", "--vips-b", "4",
+                    "--flows-b", "50"], ("10.0.0.1", 2, 1000), ("10.0.1.1", 4, 50))
+        check_sent(tmp, "more flows", ["--flows", "100", "--flows-b", "100000"],
+                   ("10.0.0.1", 1, 100), ("10.0.0.1", 1, 100000))
         check_counted()
     for e in errors:
         print("FAIL:", e)

@@ -8,15 +8,19 @@
 // sluice-gen [EAL options] -- --port SPEC [--flows N] [--vip A] [--vips V]
 //     [--dport P] [--proto udp|tcp] [--size BYTES] [--duration-ms D]
 //     [--window W] [--expect FILE] [--dst-mac M] [--drain-ms Q]
-//     [--vips-b M [--block-ms B]]
+//     [--vips-b M] [--vip-b A2] [--flows-b N2] [--block-ms B]
 //
 //  --vips V     spread the flows over V VIPs (1..4096, default 1): flow i
 //               goes to A + i % V (host-order add; flows.h, sl_gen_vip).
-//  --vips-b M   two kinds of traffic in one run, in blocks of B ms (default
-//               100) in the order A B B A A B B A ...: A to --vips V VIPs,
-//               B to M VIPs (flow i to A + i % M). Each packet carries its
-//               block's number (the payload's sequence number >> 40), and
-//               each block's rate is what came back of its packets over its
+//  --vips-b M, --vip-b A2, --flows-b N2
+//               two kinds of traffic in one run, in blocks of B ms (default
+//               100) in the order A B B A A B B A ...: A is N flows over V
+//               VIPs from A, B is N2 flows (default N) over M VIPs (default
+//               V) from A2 (default A); any of the three turns blocks on.
+//               Each kind goes through its own flows in order, from where
+//               its last block left off. Each packet carries its block's
+//               number (the payload's sequence number >> 40), and each
+//               block's rate is what came back of its packets over its
 //               time; the JSON adds the median over the pairs of blocks
 //               (blocks 2k and 2k + 1: one of each) of B's rate over A's,
 //               leaving out the first pair in which both had traffic (the
@@ -34,6 +38,7 @@
 //               flow (at most two), each a MAC (dsr-l2: the returned frame's
 //               destination MAC) or an IPv4 address (ipip, gue: the
 //               destination of the returned frame's outer IPv4 header).
+//               One kind of traffic only: not with blocks.
 // Prints one JSON object: sent, received, lost, misrouted, the rate.
 #include <algorithm>
 #include <array>
@@ -79,7 +84,11 @@ struct Opts {
     uint32_t flows = 1000;
     uint32_t vip = 0x0a000001; // host order
     uint32_t vips = 1;         // flow i goes to sl_gen_vip(vip, i, vips)
-    uint32_t vips_b = 0;       // --vips-b: B blocks' VIPs; 0: no blocks
+    // The B blocks' traffic (--vips-b, --vip-b, --flows-b); 0: as A's.
+    uint32_t vips_b = 0;
+    uint32_t vip_b = 0;
+    uint32_t flows_b = 0;
+    bool blocks = false; // any of the three given
     uint64_t block_ms = 100;
     uint16_t dport = 80;
     uint8_t proto = SL_IPPROTO_UDP;
@@ -101,6 +110,23 @@ bool parse_mac(const std::string &s, uint8_t *m) {
     for (int i = 0; i < 6; i++) {
         m[i] = static_cast<uint8_t>(v[i]);
     }
+    return true;
+}
+
+// Option k's value v as a decimal number from lo to hi, or false after one
+// line naming the option.
+bool parse_num(const std::string &k, const std::string &v, uint64_t lo, uint64_t hi,
+               uint64_t *out) {
+    char *endp = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v.c_str(), &endp, 10);
+    if (v.empty() || v[0] < '0' || v[0] > '9' || *endp != '\0' || errno != 0 || n < lo || n > hi) {
+        std::fprintf(stderr, "sluice-gen: bad %s %s (a number from %llu to %llu)\n", k.c_str(),
+                     v.c_str(), static_cast<unsigned long long>(lo),
+                     static_cast<unsigned long long>(hi));
+        return false;
+    }
+    *out = n;
     return true;
 }
 
@@ -165,6 +191,26 @@ uint16_t csum16(const void *data, size_t len) {
     }
     return htons(static_cast<uint16_t>(~s));
 }
+
+// One kind of traffic: flows 0, 1, ... in turn, flow i to VIP index i % V
+// (flows.h), both kept incrementally: no division per packet, the same work
+// for every number of VIPs.
+struct Traffic {
+    std::vector<uint32_t> vip_be; // VIP index k's address, network order
+    uint32_t flows;
+    uint32_t flow = 0; // the next packet's
+    uint32_t k = 0;    // its VIP index
+
+    Traffic(uint32_t first, uint32_t vips, uint32_t nflows) : vip_be(vips), flows(nflows) {
+        for (uint32_t j = 0; j < vips; j++) {
+            vip_be[j] = htonl(sl_gen_vip(first, j, vips));
+        }
+    }
+    void next() {
+        flow = flow + 1 == flows ? 0 : flow + 1;
+        k = flow == 0 || k + 1 == vip_be.size() ? 0 : k + 1;
+    }
+};
 
 struct Template {
     uint8_t bytes[128] = {};
@@ -252,6 +298,7 @@ int run(int argc, char **argv) {
         eal.push_back(argv[i]);
     }
     Opts o;
+    bool has_vip_b = false;
     for (i++; i < argc; i++) {
         const std::string k = argv[i];
         if (i + 1 >= argc) {
@@ -259,49 +306,69 @@ int run(int argc, char **argv) {
             return 2;
         }
         const std::string v = argv[++i];
+        uint64_t n = 0;
         if (k == "--port") {
             o.port = v;
-        } else if (k == "--flows") {
-            o.flows = static_cast<uint32_t>(std::stoul(v));
-        } else if (k == "--vip") {
-            in_addr a{};
-            if (inet_pton(AF_INET, v.c_str(), &a) != 1) {
-                std::fprintf(stderr, "sluice-gen: bad --vip %s (IPv4)\n", v.c_str());
+        } else if (k == "--flows" || k == "--flows-b") {
+            if (!parse_num(k, v, 1, UINT32_MAX, &n)) {
                 return 2;
             }
-            o.vip = ntohl(a.s_addr);
+            (k == "--flows" ? o.flows : o.flows_b) = static_cast<uint32_t>(n);
+            o.blocks |= k == "--flows-b";
+        } else if (k == "--vip" || k == "--vip-b") {
+            in_addr a{};
+            if (inet_pton(AF_INET, v.c_str(), &a) != 1) {
+                std::fprintf(stderr, "sluice-gen: bad %s %s (IPv4)\n", k.c_str(), v.c_str());
+                return 2;
+            }
+            (k == "--vip" ? o.vip : o.vip_b) = ntohl(a.s_addr);
+            if (k == "--vip-b") {
+                o.blocks = true;
+                has_vip_b = true;
+            }
         } else if (k == "--vips" || k == "--vips-b") {
-            char *endp = nullptr;
-            errno = 0;
-            const unsigned long n = std::strtoul(v.c_str(), &endp, 10);
-            if (v.empty() || v[0] == '-' || *endp != '\0' || errno != 0 || n < 1 ||
-                n > SL_GEN_MAX_VIPS) {
-                std::fprintf(stderr, "sluice-gen: bad %s %s (a number from 1 to %u)\n", k.c_str(),
-                             v.c_str(), SL_GEN_MAX_VIPS);
+            if (!parse_num(k, v, 1, SL_GEN_MAX_VIPS, &n)) {
                 return 2;
             }
             (k == "--vips" ? o.vips : o.vips_b) = static_cast<uint32_t>(n);
+            o.blocks |= k == "--vips-b";
         } else if (k == "--block-ms") {
-            char *endp = nullptr;
-            errno = 0;
-            const unsigned long long n = std::strtoull(v.c_str(), &endp, 10);
-            if (v.empty() || v[0] == '-' || *endp != '\0' || errno != 0 || n < 1 || n > 60000) {
-                std::fprintf(stderr, "sluice-gen: bad --block-ms %s (1 to 60000)\n", v.c_str());
+            if (!parse_num(k, v, 1, 60000, &n)) {
                 return 2;
             }
             o.block_ms = n;
         } else if (k == "--dport") {
-            o.dport = static_cast<uint16_t>(std::stoul(v));
+            if (!parse_num(k, v, 0, 65535, &n)) {
+                return 2;
+            }
+            o.dport = static_cast<uint16_t>(n);
         } else if (k == "--proto") {
+            if (v != "udp" && v != "tcp") {
+                std::fprintf(stderr, "sluice-gen: bad --proto %s (udp or tcp)\n", v.c_str());
+                return 2;
+            }
             o.proto = v == "tcp" ? SL_IPPROTO_TCP : SL_IPPROTO_UDP;
         } else if (k == "--size") {
-            o.size = static_cast<uint32_t>(std::stoul(v));
+            // the frame without its FCS; the template holds 128 bytes
+            if (!parse_num(k, v, 60, sizeof(Template::bytes), &n)) {
+                return 2;
+            }
+            o.size = static_cast<uint32_t>(n);
         } else if (k == "--duration-ms") {
-            o.duration_ms = std::stoull(v);
+            if (!parse_num(k, v, 1, 24 * 3600 * 1000ULL, &n)) {
+                return 2;
+            }
+            o.duration_ms = n;
         } else if (k == "--window") {
-            o.window = std::stoull(v);
+            if (!parse_num(k, v, 0, UINT32_MAX, &n)) {
+                return 2;
+            }
+            o.window = n;
         } else if (k == "--drain-ms") {
-            o.drain_ms = std::stoull(v);
+            if (!parse_num(k, v, 0, 600000, &n)) {
+                return 2;
+            }
+            o.drain_ms = n;
         } else if (k == "--expect") {
             o.expect = v;
         } else if (k == "--dst-mac") {
@@ -318,30 +385,31 @@ int run(int argc, char **argv) {
         std::fprintf(stderr, "sluice-gen: --port SPEC and --flows N > 0 are needed\n");
         return 2;
     }
-    if (o.vip > UINT32_MAX - (std::max(o.vips, o.vips_b) - 1)) {
-        std::fprintf(stderr, "sluice-gen: --vip plus --vips %u runs past 255.255.255.255\n",
-                     std::max(o.vips, o.vips_b));
+    if (o.blocks) {
+        o.vips_b = o.vips_b != 0 ? o.vips_b : o.vips;
+        o.vip_b = has_vip_b ? o.vip_b : o.vip;
+        o.flows_b = o.flows_b != 0 ? o.flows_b : o.flows;
+    }
+    if (o.vip > UINT32_MAX - (o.vips - 1) || (o.blocks && o.vip_b > UINT32_MAX - (o.vips_b - 1))) {
+        std::fprintf(stderr,
+                     "sluice-gen: a VIP plus --vips or --vips-b runs past 255.255.255.255\n");
         return 2;
     }
-    if (o.vips_b != 0 && (o.duration_ms / o.block_ms < 6 || o.duration_ms / o.block_ms > 65536)) {
+    if (o.blocks && (o.duration_ms / o.block_ms < 6 || o.duration_ms / o.block_ms > 65536)) {
         std::fprintf(stderr,
-                     "sluice-gen: --vips-b needs 6 to 65536 blocks of --block-ms %lu in "
-                     "--duration-ms %lu\n",
+                     "sluice-gen: --vips-b, --vip-b and --flows-b need 6 to 65536 blocks of "
+                     "--block-ms %lu in --duration-ms %lu\n",
                      static_cast<unsigned long>(o.block_ms),
                      static_cast<unsigned long>(o.duration_ms));
         return 2;
     }
-    // Destination address of VIP index k (network order): flow i goes to
-    // index i % vips, kept incrementally below (no division per packet; the
-    // same work for every number of VIPs).
-    std::vector<uint32_t> vip_be(o.vips);
-    for (uint32_t k = 0; k < o.vips; k++) {
-        vip_be[k] = htonl(sl_gen_vip(o.vip, k, o.vips));
+    if (o.blocks && !o.expect.empty()) {
+        std::fprintf(stderr, "sluice-gen: --expect names one kind of traffic's backends: not with "
+                             "--vips-b, --vip-b or --flows-b\n");
+        return 2;
     }
-    std::vector<uint32_t> vip_be_b(std::max<uint32_t>(o.vips_b, 1));
-    for (uint32_t k = 0; k < o.vips_b; k++) {
-        vip_be_b[k] = htonl(sl_gen_vip(o.vip, k, o.vips_b));
-    }
+    Traffic ta(o.vip, o.vips, o.flows);
+    Traffic tb(o.vip_b, o.blocks ? o.vips_b : 1, o.blocks ? o.flows_b : 1);
     // Allowed backends per flow, at most two (parse_backend's keys).
     std::vector<std::array<uint64_t, 2>> allowed;
     if (!o.expect.empty()) {
@@ -421,12 +489,9 @@ int run(int argc, char **argv) {
     uint64_t last_rx = 0;
     uint64_t max_gap = 0;
     const uint64_t stall = hz / 5; // 200 ms without a returning packet
-    uint32_t flow = 0;
-    uint32_t vip_k = 0;  // flow % o.vips
-    uint32_t vip_kb = 0; // flow % o.vips_b
-    // --vips-b: the blocks' length, and what came back of each block's packets
+    // blocks: their length, and what came back of each block's packets
     const uint64_t block_tsc = std::max<uint64_t>(o.block_ms * hz / 1000, 1);
-    std::vector<uint64_t> rx_blk(o.vips_b != 0 ? o.duration_ms / o.block_ms + 2 : 0, 0);
+    std::vector<uint64_t> rx_blk(o.blocks ? o.duration_ms / o.block_ms + 2 : 0, 0);
     constexpr unsigned kBlockShift = 40; // the payload's seq: block << 40 | packet
     rte_mbuf *tx[32];
     rte_mbuf *rx[32];
@@ -479,15 +544,16 @@ int run(int argc, char **argv) {
         }
         if (sending && room > 0 &&
             rte_pktmbuf_alloc_bulk(mp, tx, static_cast<unsigned>(room)) == 0) {
-            const uint64_t blk = o.vips_b != 0 ? (now - start) / block_tsc : 0;
-            const bool side_b = o.vips_b != 0 && (((blk >> 1) ^ blk) & 1u) != 0;
+            const uint64_t blk = o.blocks ? (now - start) / block_tsc : 0;
+            Traffic &tr = o.blocks && (((blk >> 1) ^ blk) & 1u) != 0 ? tb : ta;
             for (uint64_t k = 0; k < room; k++) {
                 rte_mbuf *m = tx[k];
                 uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
                 std::memcpy(p, tpl.bytes, tpl.len);
+                const uint32_t flow = tr.flow;
                 const uint32_t src = htonl(sl_gen_src_ip(flow));
                 std::memcpy(p + 14 + 12, &src, 4);
-                std::memcpy(p + 14 + 16, side_b ? &vip_be_b[vip_kb] : &vip_be[vip_k], 4);
+                std::memcpy(p + 14 + 16, &tr.vip_be[tr.k], 4);
                 const uint16_t id = htons(static_cast<uint16_t>(sent + k));
                 std::memcpy(p + 14 + 4, &id, 2);
                 const uint16_t c = csum16(p + 14, 20);
@@ -495,20 +561,19 @@ int run(int argc, char **argv) {
                 const uint16_t sport = htons(sl_gen_sport(flow));
                 std::memcpy(p + tpl.l4_off, &sport, 2);
                 const uint64_t seq =
-                    o.vips_b != 0
+                    o.blocks
                         ? blk << kBlockShift | ((sent + k) & ((uint64_t{1} << kBlockShift) - 1))
                         : sent + k;
                 sl_gen_payload pl{SL_GEN_MAGIC, flow, seq};
                 std::memcpy(p + tpl.payload_off, &pl, sizeof(pl));
                 m->data_len = static_cast<uint16_t>(tpl.len);
                 m->pkt_len = tpl.len;
-                flow = flow + 1 == o.flows ? 0 : flow + 1;
-                vip_k = flow == 0 || vip_k + 1 == o.vips ? 0 : vip_k + 1;
-                vip_kb = flow == 0 || vip_kb + 1 >= o.vips_b ? 0 : vip_kb + 1;
+                tr.next();
             }
             const uint16_t n = rte_eth_tx_burst(port, 0, tx, static_cast<uint16_t>(room));
             if (n < room) {
-                // Not sent: the flows they carried are sent again later.
+                // Not sent: the flows they carried are skipped this time
+                // round; the next packets take the flows after them.
                 rte_pktmbuf_free_bulk(tx + n, static_cast<unsigned>(room - n));
             }
             sent += n;
@@ -559,7 +624,7 @@ int run(int argc, char **argv) {
                 match_b, secs, static_cast<double>(sent) / secs / 1e6,
                 static_cast<double>(received_in_window) / secs / 1e6,
                 static_cast<double>(max_gap) * 1000.0 / static_cast<double>(hz));
-    if (o.vips_b != 0) {
+    if (o.blocks) {
         // Blocks wholly within the sending time, in pairs (2k, 2k + 1): one
         // A and one B block each, of the same length, so that B's rate over
         // A's is the ratio of their counts.
@@ -591,9 +656,12 @@ int run(int argc, char **argv) {
                                          : (ratios[np / 2 - 1] + ratios[np / 2]) / 2;
         const double secs_each =
             static_cast<double>(np) * static_cast<double>(block_tsc) / static_cast<double>(hz);
-        std::printf("\"vips_b\": %u, \"block_ms\": %lu, \"pairs\": %zu, \"a_mpps\": %.3f, "
-                    "\"b_mpps\": %.3f, \"b_over_a\": %.4f, ",
-                    o.vips_b, static_cast<unsigned long>(o.block_ms), np,
+        char vip_b[INET_ADDRSTRLEN] = "";
+        const in_addr vb{htonl(o.vip_b)};
+        inet_ntop(AF_INET, &vb, vip_b, sizeof(vip_b));
+        std::printf("\"vips_b\": %u, \"vip_b\": \"%s\", \"flows_b\": %u, \"block_ms\": %lu, "
+                    "\"pairs\": %zu, \"a_mpps\": %.3f, \"b_mpps\": %.3f, \"b_over_a\": %.4f, ",
+                    o.vips_b, vip_b, o.flows_b, static_cast<unsigned long>(o.block_ms), np,
                     np ? static_cast<double>(rx_a) / secs_each / 1e6 : 0.0,
                     np ? static_cast<double>(rx_b) / secs_each / 1e6 : 0.0, med);
     }
