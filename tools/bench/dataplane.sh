@@ -17,8 +17,12 @@
 #     testpmd alike: zero-copy=yes, EAL --single-file-segments) lends its
 #     mbufs to the server, which then copies for both.
 #  2. The in-memory pipeline (parse + decide + rewrite, no I/O) on one core.
-#  3. The pipeline's rate by number of backends (1-1000) and of flows
-#     (1k-10M), dsr-l2.
+#  3. The rate by number of backends (1-1000) and of flows (1k-10M),
+#     dsr-l2: the pipeline's (Mpps per CPU second, median of 3), and over
+#     memif in one run, sluice-gen's blocks (below, 4) of N backends'
+#     traffic against 1 backend's (two services in one spec, 10.0.0.1 with
+#     1 backend and 10.0.0.2 with N: --vip-b 10.0.0.2) and of N flows'
+#     against 1000 flows' (--flows 1000 --flows-b N); median of RUNS runs.
 #  4. By number of VIPs (VIPS_LIST): N services at 10.0.0.1 + k, port 80,
 #     VIP_BACKENDS backends each, the same VIP_TABLE_SIZE for every N (1024
 #     services must fit the region: SL_MAX_SERVICES 1024, SL_MAX_BACKENDS
@@ -319,29 +323,65 @@ pipe_mpps() { # spec flows [more pipeline bench options]
     done
     median "${c[@]}"
 }
+# The memif rate of B traffic over A traffic in one run (sluice-gen blocks:
+# 100 ms of each in turn, median over pairs of blocks), median of RUNS runs;
+# the spec published first. Prints the median, then the runs.
+blocks_median() { # spec, then sluice-gen options (B's)
+    local r=()
+    "$region" publish --instance "$inst" --spec "$1" >/dev/null
+    for _ in $(seq "$runs"); do
+        r+=("$(gen_extra="${*:2}" gen_field=b_over_a run_once sluice 1)")
+    done
+    echo "$(median "${r[@]}") ${r[*]}"
+}
+# A sweep's table: $1 its name, $2 its columns, $3 the pipeline's Mpps, $4
+# the memif medians (space-separated lists), $5 the memif runs (the
+# columns' lists joined with ";").
+sweep_rows() {
+    local -a cols pc mc
+    read -r -a cols <<<"$2"
+    read -r -a pc <<<"$3"
+    read -r -a mc <<<"$4"
+    echo "| $1 | $(printf '%s | ' "${cols[@]}")spread |"
+    echo "| --- | $(printf -- '--- | %.0s' "${cols[@]}")--- |"
+    echo "| pipeline Mpps (per CPU second, median of 3) | $(printf '%s | ' "${pc[@]}")$(spread "${pc[@]}") |"
+    echo "| memif rate vs ${cols[0]} in one run (100 ms blocks, median of $runs runs) | $(printf '%s | ' "${mc[@]}")$(spread "${mc[@]}") |"
+    echo "| memif runs | ${5//;/ | } | |"
+}
 if want backends || want flows; then
     echo
-    echo "Pipeline (dsr-l2) by backends ($flows flows) and by flows (100 backends), Mpps per CPU second:"
+    echo "By backends (1 VIP, $flows flows) and by flows (1 VIP, 100 backends), dsr-l2. Pipeline:"
+    echo "CPU 1, Mpps per CPU second. memif: sluice as in the I/O path, traffic of N against traffic"
+    echo "of the first column in one run (sluice-gen blocks of 100 ms in turn, the median over"
+    echo "pairs of blocks of their rates' ratio; the first column's own row: the method's error);"
+    echo "by backends the two kinds go to two services of one spec (10.0.0.1 with 1 backend,"
+    echo "10.0.0.2 with N: --vip-b), by flows to one (1000 flows against N: --flows-b):"
 fi
 if want backends; then
     echo
-    echo "| backends | 1 | 10 | 100 | 1000 |"
-    echo "| --- | --- | --- | --- | --- |"
-    row="| Mpps |"
+    p=()
+    m=()
+    mr=""
     for nb in 1 10 100 1000; do
-        row="$row $(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows") |"
+        p+=("$(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows")")
+        read -r -a x <<<"$(blocks_median "$(spec dsr-l2 "1,$nb" 2)" --vip-b 10.0.0.2)"
+        m+=("${x[0]}")
+        mr="$mr${mr:+;}${x[*]:1}"
     done
-    echo "$row"
+    sweep_rows backends "1 10 100 1000" "${p[*]}" "${m[*]}" "$mr"
 fi
 if want flows; then
     echo
-    echo "| flows | 1k | 100k | 1M | 10M |"
-    echo "| --- | --- | --- | --- | --- |"
-    row="| Mpps |"
+    p=()
+    m=()
+    mr=""
     for nf in 1000 100000 1000000 10000000; do
-        row="$row $(pipe_mpps "$(spec dsr-l2 100)" "$nf") |"
+        p+=("$(pipe_mpps "$(spec dsr-l2 100)" "$nf")")
+        read -r -a x <<<"$(flows=1000 blocks_median "$(spec dsr-l2 100)" --flows-b "$nf")"
+        m+=("${x[0]}")
+        mr="$mr${mr:+;}${x[*]:1}"
     done
-    echo "$row"
+    sweep_rows flows "1k 100k 1M 10M" "${p[*]}" "${m[*]}" "$mr"
 fi
 
 # Does the pipeline bench spread flows over VIPs? One without --vips skips
