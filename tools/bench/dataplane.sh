@@ -323,20 +323,32 @@ pipe_mpps() { # spec flows [more pipeline bench options]
     done
     median "${c[@]}"
 }
-# The memif rate of B traffic over A traffic in one run (sluice-gen blocks:
-# 100 ms of each in turn, median over pairs of blocks), median of RUNS runs;
-# the spec published first. Prints the median, then the runs.
-blocks_median() { # spec, then sluice-gen options (B's)
-    local r=()
+# One run of sluice-gen blocks over memif (B's options as arguments; the
+# spec already published): B's rate over A's (the median over pairs of
+# 100 ms blocks) and the sluice worker's busy share in the run's middle, in
+# percent (near 100: the dataplane core, not the generator, sets the rate).
+block_once() {
+    local r
+    r=$(busy_sample=1 gen_extra="$*" gen_field=b_over_a run_once sluice 1)
+    echo "$r $(cat "$work/busy" 2>/dev/null || echo "?")"
+}
+# RUNS such runs after publishing spec $1 (B's options: the rest). Sets
+# blk_med (the median), blk_runs and blk_busy (the runs' figures).
+blocks_median() {
+    local r=() b=() x
     "$region" publish --instance "$inst" --spec "$1" >/dev/null
     for _ in $(seq "$runs"); do
-        r+=("$(gen_extra="${*:2}" gen_field=b_over_a run_once sluice 1)")
+        read -r -a x <<<"$(block_once "${@:2}")"
+        r+=("${x[0]}")
+        b+=("${x[1]}")
     done
-    echo "$(median "${r[@]}") ${r[*]}"
+    blk_med=$(median "${r[@]}")
+    blk_runs="${r[*]}"
+    blk_busy="${b[*]}"
 }
 # A sweep's table: $1 its name, $2 its columns, $3 the pipeline's Mpps, $4
-# the memif medians (space-separated lists), $5 the memif runs (the
-# columns' lists joined with ";").
+# the memif medians (space-separated lists), $5 the memif runs and $6 the
+# worker's busy shares (the columns' lists joined with ";").
 sweep_rows() {
     local -a cols pc mc
     read -r -a cols <<<"$2"
@@ -347,6 +359,7 @@ sweep_rows() {
     echo "| pipeline Mpps (per CPU second, median of 3) | $(printf '%s | ' "${pc[@]}")$(spread "${pc[@]}") |"
     echo "| memif rate vs ${cols[0]} in one run (100 ms blocks, median of $runs runs) | $(printf '%s | ' "${mc[@]}")$(spread "${mc[@]}") |"
     echo "| memif runs | ${5//;/ | } | |"
+    echo "| sluice worker busy % (memif runs) | ${6//;/ | } | |"
 }
 if want backends || want flows; then
     echo
@@ -362,26 +375,30 @@ if want backends; then
     p=()
     m=()
     mr=""
+    mb=""
     for nb in 1 10 100 1000; do
         p+=("$(pipe_mpps "$(spec dsr-l2 "$nb")" "$flows")")
-        read -r -a x <<<"$(blocks_median "$(spec dsr-l2 "1,$nb" 2)" --vip-b 10.0.0.2)"
-        m+=("${x[0]}")
-        mr="$mr${mr:+;}${x[*]:1}"
+        blocks_median "$(spec dsr-l2 "1,$nb" 2)" --vip-b 10.0.0.2
+        m+=("$blk_med")
+        mr="$mr${mr:+;}$blk_runs"
+        mb="$mb${mb:+;}$blk_busy"
     done
-    sweep_rows backends "1 10 100 1000" "${p[*]}" "${m[*]}" "$mr"
+    sweep_rows backends "1 10 100 1000" "${p[*]}" "${m[*]}" "$mr" "$mb"
 fi
 if want flows; then
     echo
     p=()
     m=()
     mr=""
+    mb=""
     for nf in 1000 100000 1000000 10000000; do
         p+=("$(pipe_mpps "$(spec dsr-l2 100)" "$nf")")
-        read -r -a x <<<"$(flows=1000 blocks_median "$(spec dsr-l2 100)" --flows-b "$nf")"
-        m+=("${x[0]}")
-        mr="$mr${mr:+;}${x[*]:1}"
+        flows=1000 blocks_median "$(spec dsr-l2 100)" --flows-b "$nf"
+        m+=("$blk_med")
+        mr="$mr${mr:+;}$blk_runs"
+        mb="$mb${mb:+;}$blk_busy"
     done
-    sweep_rows flows "1k 100k 1M 10M" "${p[*]}" "${m[*]}" "$mr"
+    sweep_rows flows "1k 100k 1M 10M" "${p[*]}" "${m[*]}" "$mr" "$mb"
 fi
 
 # Does the pipeline bench spread flows over VIPs? One without --vips skips
@@ -457,20 +474,24 @@ if want vips; then
     # over N's tables (1 VIP's traffic to the first of them) and gives the
     # median over pairs of blocks of N's rate over 1's: a change of the
     # machine's speed hits both alike. N = 1: the method's own error.
-    declare -A bruns=()
+    declare -A bruns=() bbusy=()
     blk=()
     for r in $(seq "$runs"); do
         for nv in $vips_list; do
             "$region" publish --instance "$inst" \
                 --spec "$(spec dsr-l2 "$vip_backends" "$nv" "$vip_table")" >/dev/null
-            bruns[$nv]="${bruns[$nv]:-} $(gen_extra="--vips-b $nv" gen_field=b_over_a run_once sluice 1)"
+            read -r -a x <<<"$(block_once --vips-b "$nv")"
+            bruns[$nv]="${bruns[$nv]:-} ${x[0]}"
+            bbusy[$nv]="${bbusy[$nv]:-} ${x[1]}"
         done
     done
     blk_runs="| memif, N VIPs' blocks over 1 VIP's in one run (runs) |"
+    blk_busy="| sluice worker busy % (those runs) |"
     for nv in $vips_list; do
         read -r -a s <<<"${bruns[$nv]}"
         blk+=("$(median "${s[@]}")")
         blk_runs="$blk_runs ${s[*]} |"
+        blk_busy="$blk_busy${bbusy[$nv]} |"
     done
     pp=()
     if pipeline_has_vips; then
@@ -526,5 +547,6 @@ print(d["b_over_a"], "%.4f" % (1 + d["floor_extra_over_a"]))')
     echo "| the floor's extra cost at N VIPs, over sluice's at 1 VIP, plus 1 | $(printf '%s | ' "${fp[@]}")$(spread "${fp[@]}") |"
     echo "$io_runs |"
     echo "$blk_runs"
+    echo "$blk_busy"
     echo "$hit |"
 fi
