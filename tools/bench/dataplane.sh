@@ -485,13 +485,13 @@ if want vips; then
             bbusy[$nv]="${bbusy[$nv]:-} ${x[1]}"
         done
     done
-    blk_runs="| memif, N VIPs' blocks over 1 VIP's in one run (runs) |"
-    blk_busy="| sluice worker busy % (those runs) |"
+    vblk_row="| memif, N VIPs' blocks over 1 VIP's in one run (runs) |"
+    vbusy_row="| sluice worker busy % (those runs) |"
     for nv in $vips_list; do
         read -r -a s <<<"${bruns[$nv]}"
         blk+=("$(median "${s[@]}")")
-        blk_runs="$blk_runs ${s[*]} |"
-        blk_busy="$blk_busy${bbusy[$nv]} |"
+        vblk_row="$vblk_row ${s[*]} |"
+        vbusy_row="$vbusy_row${bbusy[$nv]} |"
     done
     pp=()
     if pipeline_has_vips; then
@@ -546,7 +546,7 @@ print(d["b_over_a"], "%.4f" % (1 + d["floor_extra_over_a"]))')
     echo "| pipeline in one process, cost per packet vs 1 VIP ($maxn VIPs' tables) | $(printf '%s | ' "${ap[@]}")$(spread "${ap[@]}") |"
     echo "| the floor's extra cost at N VIPs, over sluice's at 1 VIP, plus 1 | $(printf '%s | ' "${fp[@]}")$(spread "${fp[@]}") |"
     echo "$io_runs |"
-    echo "$blk_runs"
-    echo "$blk_busy"
+    echo "$vblk_row"
+    echo "$vbusy_row"
     echo "$hit |"
 fi
