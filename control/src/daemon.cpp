@@ -117,6 +117,44 @@ uint32_t dp_ports(const sl_dp_area *dp) {
     return std::min<uint32_t>(__atomic_load_n(&dp->n_ports, __ATOMIC_RELAXED), SL_MAX_PORTS);
 }
 
+// The config file's backend at address a of its service `name`, or null
+// when the file has no such service or no backend there.
+const Backend *file_backend(const std::vector<Service> &file, const std::string &name,
+                            const Address &a) {
+    for (const Service &s : file) {
+        if (s.name == name) {
+            for (const Backend &b : s.backends) {
+                if (b.address == a) {
+                    return &b;
+                }
+            }
+            return nullptr;
+        }
+    }
+    return nullptr;
+}
+
+// Records in the overlay what b changes of the file's backend fb (key k):
+// the fields that differ, or no entry at all when none does.
+void record_override(Overlay &next, const BackendKey &k, const Backend &b, const Backend &fb) {
+    BackendChange c;
+    c.kind = BackendChange::Kind::Override;
+    if (b.weight != fb.weight) {
+        c.weight = b.weight;
+    }
+    if (b.state != fb.state) {
+        c.state = b.state;
+    }
+    if (b.mac != fb.mac) {
+        c.mac = b.mac;
+    }
+    if (c.weight || c.state || c.mac) {
+        next.backends[k] = c;
+    } else {
+        next.backends.erase(k);
+    }
+}
+
 } // namespace
 
 void log_line(const std::string &line) {
@@ -885,35 +923,15 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
         if (added != next.services_added.end() && s.line == 0) {
             added->second.backends.push_back(b);
         } else {
-            const Service *fs = nullptr;
-            for (const Service &x : cfg_.services) {
-                fs = x.name == s.name ? &x : fs;
-            }
-            const Backend *fb = nullptr;
-            for (const Backend &x : fs->backends) {
-                fb = x.address == b.address ? &x : fb;
-            }
-            BackendChange c;
+            const BackendKey k{s.name, b.address};
+            const Backend *fb = file_backend(cfg_.services, s.name, b.address);
             if (fb == nullptr) {
+                BackendChange c;
                 c.kind = BackendChange::Kind::Added;
                 c.added = b;
-                next.backends[{s.name, b.address}] = c;
+                next.backends[k] = c;
             } else {
-                c.kind = BackendChange::Kind::Override;
-                if (b.weight != fb->weight) {
-                    c.weight = b.weight;
-                }
-                if (b.state != fb->state) {
-                    c.state = b.state;
-                }
-                if (b.mac != fb->mac) {
-                    c.mac = b.mac;
-                }
-                if (c.weight || c.state || c.mac) {
-                    next.backends[{s.name, b.address}] = c;
-                } else {
-                    next.backends.erase({s.name, b.address});
-                }
+                record_override(next, k, b, *fb);
             }
         }
         return {{"generation", change(std::move(next), deadline)}};
@@ -962,14 +980,7 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
                 }
             }
         } else {
-            const Service *fs = nullptr;
-            for (const Service &x : cfg_.services) {
-                fs = x.name == s.name ? &x : fs;
-            }
-            const Backend *fb = nullptr;
-            for (const Backend &x : fs->backends) {
-                fb = x.address == a ? &x : fb;
-            }
+            const Backend *fb = file_backend(cfg_.services, s.name, a);
             const BackendKey k{s.name, a};
             if (cmd == "backend.del") {
                 if (fb != nullptr) {
@@ -982,22 +993,7 @@ json Daemon::handle(const std::string &cmd, const json &args, Clock::time_point 
             } else if (fb == nullptr) {
                 next.backends[k].added = b;
             } else {
-                BackendChange c;
-                c.kind = BackendChange::Kind::Override;
-                if (b.weight != fb->weight) {
-                    c.weight = b.weight;
-                }
-                if (b.state != fb->state) {
-                    c.state = b.state;
-                }
-                if (b.mac != fb->mac) {
-                    c.mac = b.mac;
-                }
-                if (c.weight || c.state || c.mac) {
-                    next.backends[k] = c;
-                } else {
-                    next.backends.erase(k);
-                }
+                record_override(next, k, b, *fb);
             }
         }
         return {{"generation", change(std::move(next), deadline)}};
