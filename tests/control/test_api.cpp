@@ -239,6 +239,44 @@ TEST_CASE("changes: add, drain, weight, delete; each acknowledged with its gener
     CHECK(c.ok("service.list")["services"].empty());
 }
 
+TEST_CASE("a change to a file's backend is kept as the fields that differ from the file", "[api]") {
+    Fixture f;
+    Client c(f.dir.file("ctl.sock"));
+    const std::string state = f.dir.file("state/state.json");
+    // The state file's change for web's 10.0.0.2 (null: none), with no
+    // other change in it.
+    auto change = [&]() {
+        const json changes = json::parse(read_file(state))["backend_changes"];
+        REQUIRE(changes.size() <= 1);
+        return changes.empty() ? json(nullptr) : changes[0];
+    };
+    const uint32_t file_weight =
+        c.ok("backend.list", {{"service", "web"}})["backends"][1]["weight"];
+    const json key = {{"service", "web"}, {"address", "10.0.0.2"}};
+
+    c.ok("backend.drain", key);
+    json e = change();
+    CHECK(e == json{{"service", "web"}, {"address", "10.0.0.2"}, {"state", "drained"}});
+    json w = key;
+    w["weight"] = file_weight + 7;
+    c.ok("backend.weight", w);
+    e = change();
+    CHECK(e["state"] == "drained");
+    CHECK(e["weight"] == file_weight + 7);
+    CHECK_FALSE(e.contains("mac"));
+    c.ok("backend.undrain", key);
+    e = change();
+    CHECK_FALSE(e.contains("state"));
+    CHECK(e["weight"] == file_weight + 7);
+    // back to the file's weight: nothing left to keep
+    w["weight"] = file_weight;
+    c.ok("backend.weight", w);
+    CHECK(change() == nullptr);
+    const json b = c.ok("backend.list", {{"service", "web"}})["backends"][1];
+    CHECK(b["state"] == "active");
+    CHECK(b["weight"] == file_weight);
+}
+
 TEST_CASE("every error path answers with its code and changes nothing", "[api]") {
     Fixture f;
     Client c(f.dir.file("ctl.sock"));
