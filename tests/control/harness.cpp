@@ -79,6 +79,11 @@ std::string config_head(const TempDir &dir, const std::string &instance) {
            "metrics_listen = \"127.0.0.1:0\"\n";
 }
 
+TestInstance::TestInstance(const char *what, const std::string &services)
+    : instance(instance_name(what)), unlink_region{instance}, config(dir.file("sluice.toml")) {
+    write_file(config, config_head(dir, instance) + services);
+}
+
 DaemonProcess::DaemonProcess(std::string config, std::string socket, std::string log)
     : config_(std::move(config)), socket_(std::move(socket)), log_(std::move(log)) {}
 

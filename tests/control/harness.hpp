@@ -68,6 +68,18 @@ struct RegionGuard {
 // The config head for a test: seed, [dataplane] instance, [control] in `dir`.
 std::string config_head(const TempDir &dir, const std::string &instance);
 
+// A test's own instance: a temporary directory, an instance name (`what`
+// made unique) whose region is removed when the test ends, and
+// dir/sluice.toml holding config_head and `services`. Tests take its parts
+// by name: `auto &[dir, instance, unlink_region, config] = t;`.
+struct TestInstance {
+    explicit TestInstance(const char *what, const std::string &services = kWebService);
+    TempDir dir;
+    std::string instance;
+    RegionGuard unlink_region;
+    std::string config;
+};
+
 // The daemon binary as a child process; stderr goes to dir/daemon.log.
 class DaemonProcess {
   public:

@@ -27,14 +27,10 @@ std::map<std::string, uint16_t> ids_of(Client &c, const std::string &service) {
 
 TEST_CASE("kill -9 right after an acknowledged change: the change is there after restart",
           "[persist]") {
-    TempDir dir;
-    const std::string instance = instance_name("persist");
-    RegionGuard unlink_region{instance};
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kWebService);
+    TestInstance t("persist");
+    auto &[dir, instance, unlink_region, config] = t;
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     daemon.start();
-    std::map<std::string, uint16_t> ids;
     uint64_t acked = 0;
     {
         Client c(dir.file("ctl.sock"));
@@ -51,7 +47,6 @@ TEST_CASE("kill -9 right after an acknowledged change: the change is there after
                                      {"mac", "02:00:00:00:00:03"},
                                      {"weight", 7}})["generation"];
         daemon.kill9(); // right after the reply
-        (void)ids;
     }
     REQUIRE(acked > 0);
     daemon.start();
@@ -79,11 +74,8 @@ TEST_CASE("kill -9 right after an acknowledged change: the change is there after
 }
 
 TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
-    TempDir dir;
-    const std::string instance = instance_name("persist-loop");
-    RegionGuard unlink_region{instance};
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kWebService);
+    TestInstance t("persist-loop");
+    auto &[dir, instance, unlink_region, config] = t;
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     for (int i = 0; i < 5; i++) {
         daemon.start();
@@ -101,11 +93,8 @@ TEST_CASE("many changes, each followed by kill -9: none is lost", "[persist]") {
 }
 
 TEST_CASE("a lost state file: ids are taken from what the region holds", "[persist]") {
-    TempDir dir;
-    const std::string instance = instance_name("reconcile");
-    RegionGuard unlink_region{instance};
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kWebService);
+    TestInstance t("reconcile");
+    auto &[dir, instance, unlink_region, config] = t;
     DaemonProcess daemon(config, dir.file("ctl.sock"), dir.file("daemon.log"));
     daemon.start();
     std::map<std::string, uint16_t> before;
@@ -135,11 +124,8 @@ TEST_CASE("a lost state file: ids are taken from what the region holds", "[persi
 TEST_CASE("the state file's directory cannot be synced: the change is refused and the file keeps "
           "the state in effect",
           "[persist]") {
-    TempDir dir;
-    const std::string instance = instance_name("persist-dirsync");
-    RegionGuard unlink_region{instance};
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kWebService);
+    TestInstance t("persist-dirsync");
+    auto &[dir, instance, unlink_region, config] = t;
     const std::string trigger = dir.file("fail-dir-fsync");
     // The daemon starts with the shim preloaded (fail_fsync.c); fsync of a
     // directory fails while `trigger` exists, after the rename of the new

@@ -248,11 +248,8 @@ TEST_CASE("a table that finds no room in the fragmented arena: the retry lands i
 
 TEST_CASE("a change and a reload that cannot be published in time: timeout, nothing changed",
           "[publish]") {
-    TempDir dir;
-    const std::string instance = instance_name("stuck");
-    RegionGuard unlink_region{instance};
-    const std::string config = dir.file("sluice.toml");
-    write_file(config, config_head(dir, instance) + kWebService);
+    TestInstance t("stuck");
+    auto &[dir, instance, unlink_region, config] = t;
     sluice::control::Daemon daemon(config);
     const uint64_t g = daemon.generation();
     REQUIRE(g >= 1);
