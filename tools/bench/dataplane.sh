@@ -366,7 +366,7 @@ if want backends || want flows; then
     echo "By backends (1 VIP, $flows flows) and by flows (1 VIP, 100 backends), dsr-l2. Pipeline:"
     echo "CPU 1, Mpps per CPU second. memif: sluice as in the I/O path, traffic of N against traffic"
     echo "of the first column in one run (sluice-gen blocks of 100 ms in turn, the median over"
-    echo "pairs of blocks of their rates' ratio; the first column's own row: the method's error);"
+    echo "pairs of blocks of their rates' ratio; the first column: the method's own error);"
     echo "by backends the two kinds go to two services of one spec (10.0.0.1 with 1 backend,"
     echo "10.0.0.2 with N: --vip-b), by flows to one (1000 flows against N: --flows-b):"
 fi
