@@ -385,12 +385,11 @@ int run(int argc, char **argv) {
         std::fprintf(stderr, "sluice-gen: --port SPEC and --flows N > 0 are needed\n");
         return 2;
     }
-    if (o.blocks) {
-        o.vips_b = o.vips_b != 0 ? o.vips_b : o.vips;
-        o.vip_b = has_vip_b ? o.vip_b : o.vip;
-        o.flows_b = o.flows_b != 0 ? o.flows_b : o.flows;
-    }
-    if (o.vip > UINT32_MAX - (o.vips - 1) || (o.blocks && o.vip_b > UINT32_MAX - (o.vips_b - 1))) {
+    // B's traffic: A's but for what --vips-b, --vip-b and --flows-b change
+    o.vips_b = o.vips_b != 0 ? o.vips_b : o.vips;
+    o.vip_b = has_vip_b ? o.vip_b : o.vip;
+    o.flows_b = o.flows_b != 0 ? o.flows_b : o.flows;
+    if (o.vip > UINT32_MAX - (o.vips - 1) || o.vip_b > UINT32_MAX - (o.vips_b - 1)) {
         std::fprintf(stderr,
                      "sluice-gen: a VIP plus --vips or --vips-b runs past 255.255.255.255\n");
         return 2;
@@ -409,7 +408,7 @@ int run(int argc, char **argv) {
         return 2;
     }
     Traffic ta(o.vip, o.vips, o.flows);
-    Traffic tb(o.vip_b, o.blocks ? o.vips_b : 1, o.blocks ? o.flows_b : 1);
+    Traffic tb(o.vip_b, o.vips_b, o.flows_b);
     // Allowed backends per flow, at most two (parse_backend's keys).
     std::vector<std::array<uint64_t, 2>> allowed;
     if (!o.expect.empty()) {
